@@ -1,0 +1,9 @@
+/* libslm public API: the umbrella header. Each layer's API lives in include/slm/<layer>.h. */
+#ifndef SLM_H
+#define SLM_H
+
+#include "slm/core.h"
+#include "slm/tensor.h"
+#include "slm/gguf.h"
+
+#endif

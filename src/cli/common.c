@@ -1,0 +1,96 @@
+/* Option parsing, error reporting and JSON output shared by all slm commands. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+              int max_pos, int *n_pos) {
+    *n_pos = 0;
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && !strcmp(a, "--")) {
+            only_pos = true;
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1] == '-') {
+            const char *eq = strchr(a, '=');
+            size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+            struct cli_opt *o = NULL;
+            for (int k = 0; k < n_opts; k++)
+                if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, a, nlen)) o = &opts[k];
+            if (!o) {
+                fprintf(stderr, "slm %s: unknown option '%.*s'\n", argv[0], (int)nlen, a);
+                return CLI_EXIT_USAGE;
+            }
+            o->set = true;
+            if (o->has_value) {
+                if (eq) o->value = eq + 1;
+                else if (i + 1 < argc) o->value = argv[++i];
+                else {
+                    fprintf(stderr, "slm %s: option %s needs a value\n", argv[0], o->name);
+                    return CLI_EXIT_USAGE;
+                }
+            } else if (eq) {
+                fprintf(stderr, "slm %s: option %s takes no value\n", argv[0], o->name);
+                return CLI_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (*n_pos >= max_pos) {
+            fprintf(stderr, "slm %s: unexpected argument '%s'\n", argv[0], a);
+            return CLI_EXIT_USAGE;
+        }
+        pos[(*n_pos)++] = a;
+    }
+    return 0;
+}
+
+const struct cli_opt *cli_opt_get(const struct cli_opt *opts, int n_opts, const char *name) {
+    for (int k = 0; k < n_opts; k++)
+        if (!strcmp(opts[k].name, name)) return &opts[k];
+    return NULL;
+}
+
+int cli_exit_code(slm_status st) {
+    switch (st) {
+    case SLM_OK: return CLI_EXIT_OK;
+    case SLM_E_NOT_FOUND: return CLI_EXIT_NOT_FOUND;
+    case SLM_E_INVALID_MODEL:
+    case SLM_E_UNSUPPORTED: return CLI_EXIT_INVALID_MODEL;
+    case SLM_E_INVALID_INPUT:
+    case SLM_E_INVALID_ARG: return CLI_EXIT_INVALID_INPUT;
+    default: return CLI_EXIT_ERROR;
+    }
+}
+
+int cli_fail(bool json, slm_status st, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (json) {
+        cJSON *doc = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(doc, "error");
+        cJSON_AddStringToObject(err, "code", slm_status_name(st));
+        cJSON_AddStringToObject(err, "message", msg);
+        char *s = cJSON_PrintUnformatted(doc);
+        fprintf(stderr, "%s\n", s);
+        free(s);
+        cJSON_Delete(doc);
+    } else {
+        fprintf(stderr, "slm: %s\n", msg);
+    }
+    return cli_exit_code(st);
+}
+
+void cli_print_json(cJSON *doc) {
+    char *s = cJSON_PrintUnformatted(doc);
+    fputs(s, stdout);
+    fputc('\n', stdout);
+    free(s);
+    cJSON_Delete(doc);
+}

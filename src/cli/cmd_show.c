@@ -75,6 +75,36 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
     return o;
 }
 
+static cJSON *tensors_json(const slm_gguf *g) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", t->name);
+        cJSON_AddStringToObject(e, "type", slm_type_name(t->type));
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->ne[d]));
+        cJSON_AddNumberToObject(e, "bytes", (double)t->n_bytes);
+        cJSON_AddNumberToObject(e, "offset", (double)t->offset);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
+static void print_tensors(const slm_gguf *g) {
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        char shape[96] = "";
+        size_t n = 0;
+        for (uint32_t d = 0; d < t->n_dims && n < sizeof shape; d++)
+            n += (size_t)snprintf(shape + n, sizeof shape - n, d ? " x %lld" : "%lld",
+                                  (long long)t->ne[d]);
+        printf("  %-40s %-6s %-24s %llu bytes\n", t->name, slm_type_name(t->type), shape,
+               (unsigned long long)t->n_bytes);
+    }
+}
+
 static void human_bytes(uint64_t b, char *buf, size_t cap) {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)b;
@@ -107,14 +137,14 @@ static void print_human(const char *path, const struct show_info *s) {
 }
 
 int cmd_show(int argc, char **argv) {
-    struct cli_opt opts[] = {{"--json", false, false, NULL}};
+    struct cli_opt opts[] = {{"--json", false, false, NULL}, {"--tensors", false, false, NULL}};
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, opts, 1, pos, 1, &n_pos);
-    bool json = opts[0].set;
+    int rc = cli_parse(argc, argv, opts, 2, pos, 1, &n_pos);
+    bool json = opts[0].set, tensors = opts[1].set;
     if (rc) return rc;
     if (n_pos != 1) {
-        fprintf(stderr, "usage: slm show MODEL [--json]\n");
+        fprintf(stderr, "usage: slm show MODEL [--tensors] [--json]\n");
         return CLI_EXIT_USAGE;
     }
     slm_gguf *g = NULL;
@@ -122,8 +152,14 @@ int cmd_show(int argc, char **argv) {
     if (st != SLM_OK) return cli_fail(json, st, "%s", slm_error_detail());
     struct show_info s;
     collect(g, &s);
-    if (json) cli_print_json(to_json(pos[0], &s));
-    else print_human(pos[0], &s);
+    if (json) {
+        cJSON *doc = to_json(pos[0], &s);
+        if (tensors) cJSON_AddItemToObject(doc, "tensors", tensors_json(g));
+        cli_print_json(doc);
+    } else {
+        print_human(pos[0], &s);
+        if (tensors) print_tensors(g);
+    }
     slm_gguf_close(g);
     return CLI_EXIT_OK;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
-    {"show", cmd_show, "show MODEL [--json]: architecture, parameters, tensor types, sizes"},
+    {"show", cmd_show, "show MODEL [--tensors] [--json]: architecture, parameters, tensor types, sizes"},
 };
 
 static void usage(FILE *f) {

@@ -50,6 +50,10 @@ static void show_generated_model(void **state) {
     cJSON *types = cJSON_GetObjectItem(j, "tensor_types");
     assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(types, "f32"), "tensors")->valueint, 30);
     assert_true(cJSON_GetObjectItem(j, "file_size")->valuedouble >= params * 4);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "runnable")));
+    /* weights + KV: context 64 x 3 layers x 2 kv heads x head dim 8 x (K,V) x f16 */
+    assert_true(cJSON_GetObjectItem(j, "footprint_estimate")->valuedouble ==
+                params * 4 + 64 * 3 * 2 * 8 * 2 * 2);
     cJSON_Delete(j);
 }
 
@@ -90,6 +94,8 @@ static void show_shared_models(void **state) {
     assert_string_equal(cJSON_GetObjectItem(j, "architecture")->valuestring, "gpt2");
     assert_int_equal(cJSON_GetObjectItem(j, "tensor_count")->valueint, 0);
     assert_int_equal(cJSON_GetObjectItem(j, "vocab_size")->valueint, 50257);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "footprint_estimate")));
+    assert_non_null(strstr(cJSON_GetObjectItem(j, "not_runnable_because")->valuestring, "gpt2"));
     cJSON_Delete(j);
     free(vocab);
 }

@@ -13,6 +13,9 @@ struct show_info {
     uint32_t version;
     int64_t ctx, vocab, n_layer, n_embd;
     uint64_t type_count[SLM_TYPE_COUNT], type_bytes[SLM_TYPE_COUNT];
+    bool runnable;             /* the architecture and tensors are ones slm can run */
+    char why_not[512];         /* when not runnable */
+    struct slm_footprint fp;   /* at the training context, F16 KV cache, one slot */
 };
 
 static int64_t arch_int(const slm_gguf *g, const char *arch, const char *suffix) {
@@ -46,6 +49,8 @@ static void collect(const slm_gguf *g, struct show_info *s) {
         s->type_count[t->type]++;
         s->type_bytes[t->type] += t->n_bytes;
     }
+    s->runnable = slm_model_footprint(g, NULL, &s->fp) == SLM_OK;
+    if (!s->runnable) snprintf(s->why_not, sizeof s->why_not, "%s", slm_error_detail());
 }
 
 static cJSON *to_json(const char *path, const struct show_info *s) {
@@ -72,6 +77,17 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
     if (s->n_embd >= 0) cJSON_AddNumberToObject(o, "embedding_length", (double)s->n_embd);
     cJSON_AddNumberToObject(o, "tensor_bytes", (double)s->tensor_bytes);
     cJSON_AddNumberToObject(o, "file_size", (double)s->file_size);
+    cJSON_AddBoolToObject(o, "runnable", s->runnable);
+    if (s->runnable) {
+        cJSON_AddNumberToObject(o, "footprint_estimate", (double)s->fp.total);
+        cJSON *fp = cJSON_AddObjectToObject(o, "footprint");
+        cJSON_AddNumberToObject(fp, "weights", (double)s->fp.weights);
+        cJSON_AddNumberToObject(fp, "kv_cache", (double)s->fp.kv);
+        cJSON_AddNumberToObject(fp, "context", (double)s->ctx);
+    } else {
+        cJSON_AddNullToObject(o, "footprint_estimate");
+        cJSON_AddStringToObject(o, "not_runnable_because", s->why_not);
+    }
     return o;
 }
 
@@ -128,6 +144,14 @@ static void print_human(const char *path, const struct show_info *s) {
     human_bytes(s->file_size, b2, sizeof b2);
     printf("  tensors          %lld (%s), file %s, GGUF v%u, %lld metadata keys\n",
            (long long)s->n_tensors, b1, b2, s->version, (long long)s->n_kv);
+    if (s->runnable) {
+        human_bytes(s->fp.total, b1, sizeof b1);
+        human_bytes(s->fp.kv, b2, sizeof b2);
+        printf("  footprint        %s (KV cache %s at context %lld, f16)\n", b1, b2,
+               (long long)s->ctx);
+    } else {
+        printf("  not runnable     %s\n", s->why_not);
+    }
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
         if (!s->type_count[t]) continue;
         human_bytes(s->type_bytes[t], b1, sizeof b1);

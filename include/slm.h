@@ -6,5 +6,6 @@
 #include "slm/tensor.h"
 #include "slm/gguf.h"
 #include "slm/model.h"
+#include "slm/gen.h"
 
 #endif

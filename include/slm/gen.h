@@ -1,0 +1,99 @@
+/* slm gen: the sampling chain, chat templates and stop-string matching used by generation. */
+#ifndef SLM_GEN_H
+#define SLM_GEN_H
+
+#include "slm/core.h"
+#include "slm/gguf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sampling ------------------------------------------------------------------------------
+ * The chain, in order: repetition / frequency / presence penalties over the last
+ * penalty_last_n accepted tokens, then top-k, top-p, min-p, temperature, and a draw from the
+ * seeded generator. temperature <= 0 is greedy: the highest logit after penalties, lowest id on
+ * ties. The same seed and inputs give the same tokens on every machine. */
+struct slm_sampler_params {
+    float temperature;       /* default 0.8; 0 = greedy */
+    int32_t top_k;           /* default 40; 0 = off */
+    float top_p;             /* default 0.95; 1 = off */
+    float min_p;             /* default 0.05; 0 = off */
+    float repeat_penalty;    /* default 1.0 (off); > 1 discourages repeats */
+    float frequency_penalty; /* default 0 */
+    float presence_penalty;  /* default 0 */
+    int32_t penalty_last_n;  /* default 64; window of accepted tokens the penalties look at */
+    uint64_t seed;           /* default 0 */
+};
+struct slm_sampler_params slm_sampler_default_params(void);
+
+typedef struct slm_sampler slm_sampler;
+
+/* All scratch (n_vocab candidates, penalty counts) is allocated here, none while sampling. */
+slm_status slm_sampler_create(const struct slm_sampler_params *params, int32_t n_vocab,
+                              slm_sampler **out);
+void slm_sampler_free(slm_sampler *s); /* accepts NULL */
+/* Records a token (prompt or generated) in the penalty window. SLM_E_INVALID_ARG if out of range. */
+slm_status slm_sampler_accept(slm_sampler *s, int32_t token);
+/* Forgets the window and reseeds. */
+void slm_sampler_reset(slm_sampler *s);
+/* Picks the next token from logits[n_vocab] (borrowed, not modified). Does not accept it. */
+slm_status slm_sampler_sample(slm_sampler *s, const float *logits, int32_t *token);
+
+/* ---- chat templates -----------------------------------------------------------------------
+ * Recognised from the model's tokenizer.chat_template (a Jinja text we do not execute): ChatML
+ * (SmolLM2, Qwen), Llama-2, Zephyr (TinyLlama chat), Llama-3; anything else gets the plain
+ * fallback. A default system prompt written literally into a ChatML template (SmolLM2 and Qwen2.5
+ * do this) is extracted and used when the conversation has none, as the template would. */
+typedef enum slm_chat_format {
+    SLM_CHAT_PLAIN = 0,
+    SLM_CHAT_CHATML,
+    SLM_CHAT_LLAMA2,
+    SLM_CHAT_ZEPHYR,
+    SLM_CHAT_LLAMA3,
+    SLM_CHAT_FORMAT_COUNT,
+} slm_chat_format;
+
+struct slm_chat_message {
+    const char *role;    /* "system", "user" or "assistant"; borrowed */
+    const char *content; /* borrowed */
+};
+
+struct slm_chat_template {
+    slm_chat_format format;
+    char *default_system; /* owned (heap) or NULL; freed by slm_chat_template_clear */
+};
+
+const char *slm_chat_format_name(slm_chat_format f);
+slm_status slm_chat_format_from_name(const char *name, slm_chat_format *out);
+/* Recognises a Jinja template text (may be NULL: plain). */
+slm_status slm_chat_template_detect(const char *jinja, size_t len, struct slm_chat_template *out);
+/* From tokenizer.chat_template in a GGUF (plain when absent). */
+slm_status slm_chat_template_from_gguf(const slm_gguf *g, struct slm_chat_template *out);
+void slm_chat_template_clear(struct slm_chat_template *t);
+/* Renders messages into the prompt text (to be tokenized with special tokens parsed and without
+ * an added BOS for formats that spell it). *out is transferred to the caller (slm_free).
+ * SLM_E_INVALID_INPUT for an unknown role or NULL content. */
+slm_status slm_chat_apply(const struct slm_chat_template *t, const struct slm_chat_message *msgs,
+                          size_t n_msgs, bool add_generation_prompt, char **out);
+
+/* ---- stop strings ---------------------------------------------------------------------------
+ * Streams generated text while watching for stop strings that may straddle token boundaries:
+ * text that could still become a stop string is held back until it is decided. */
+typedef struct slm_stop_matcher slm_stop_matcher;
+
+/* stops: n strings (copied); empty strings are ignored. */
+slm_status slm_stop_matcher_create(const char *const *stops, size_t n, slm_stop_matcher **out);
+void slm_stop_matcher_free(slm_stop_matcher *m); /* accepts NULL */
+/* Feeds the next piece of text. Sets *emit / *emit_len to the text that is now safe to show
+ * (borrowed, valid until the next call) and *stopped once a stop string has been seen (the stop
+ * string and anything after it are never emitted; later calls emit nothing). */
+slm_status slm_stop_matcher_feed(slm_stop_matcher *m, const char *piece, size_t len,
+                                 const char **emit, size_t *emit_len, bool *stopped);
+/* At the end of generation: the held-back text that never became a stop string. */
+slm_status slm_stop_matcher_flush(slm_stop_matcher *m, const char **emit, size_t *emit_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -193,8 +193,8 @@ struct slm_weight {
 };
 
 /* Bytes of scratch slm__matmul needs for n activation rows against weights of type t with `cols`
- * columns (the activations quantized to t's partner format). 0 if t has no compute support or
- * cols misfits the block size. */
+ * columns (the activations quantized to t's partner format). 0 if none is needed (F32 weights
+ * read x directly), t has no compute support or cols misfits the block size. */
 size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
 /* y[j][r] = dot(row r of w, x[j]) for j < n, r < w->rows: x is [n][cols] floats, y is [n][rows].
  * x is quantized once into scratch (>= slm__matmul_scratch_size bytes, caller-owned, not shared
@@ -230,14 +230,37 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasin
 /* Scaled dot-product attention of n_q query positions over a KV cache, grouped-query, causal.
  * q: [n_q][n_head][head_dim] floats; query i sits at position pos0 + i and sees keys 0..pos0+i.
  * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
- * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scratch: >= pos0 + n_q floats.
- * scale is usually 1/sqrt(head_dim). */
+ * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
+ * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
+ * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
 struct slm_attn {
     int64_t n_q, n_head, n_head_kv, head_dim, pos0;
     float scale;
     slm_type kv_type;
     const void *k, *v;
 };
-void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch);
+void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch, int ith,
+                    int nth);
+
+/* The vectorised forms behind the ops above, one table row per dispatch level (ops.c). */
+struct slm_ops {
+    void (*rms_norm)(float *out, const float *x, const float *w, int64_t n, float eps);
+    void (*layer_norm)(float *out, const float *x, const float *w, const float *b, int64_t n,
+                       float eps);
+    void (*softmax)(float *x, int64_t n);
+    void (*silu)(float *out, const float *x, int64_t n);
+    void (*gelu_tanh)(float *out, const float *x, int64_t n);
+    void (*gelu_erf)(float *out, const float *x, int64_t n);
+    void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
+    void (*add)(float *out, const float *a, const float *b, int64_t n);
+    void (*mul)(float *out, const float *a, const float *b, int64_t n);
+    float (*dot_f32)(int64_t n, const float *a, const float *b);
+    float (*dot_f16)(int64_t n, const float *a, const slm_f16 *b);
+    void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a * x */
+    void (*axpy_f16)(int64_t n, float a, const slm_f16 *x, float *y);
+};
+/* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
+const struct slm_ops *slm__ops(slm_cpu_level level);
+extern const struct slm_ops slm__ops_avx2;
 
 #endif

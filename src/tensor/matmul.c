@@ -21,7 +21,7 @@ static size_t row_bytes(slm_type partner, int64_t cols) {
 size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n) {
     struct slm_type_kernels k;
     if (!slm__type_kernels(t, SLM_CPU_SCALAR, &k) || cols <= 0 || n <= 0) return 0;
-    if (cols % slm_type_block_size(t) != 0) return 0;
+    if (cols % slm_type_block_size(t) != 0 || k.partner == SLM_TYPE_F32) return 0;
     return row_bytes(k.partner, cols) * (size_t)n;
 }
 

@@ -1,6 +1,6 @@
-/* The tensor type table: one row per GGML type id with its name and block layout. */
-#include "core/internal.h"
-#include "slm/tensor.h"
+/* The tensor type table: one row per GGML type id with its name, block layout and kernels
+ * (dequantize, reference quantize, dot per CPU dispatch level). */
+#include "tensor/internal.h"
 
 #include <strings.h>
 
@@ -8,17 +8,36 @@ struct type_row {
     const char *name;
     int64_t block_size;
     size_t block_bytes;
+    /* Compute support (NULL/0 where slm has none): dequantize, reference quantize, and the dot
+     * with activations in `partner` format per dispatch level (NULL: use the next lower level). */
+    slm_to_float_fn to_float;
+    slm_from_float_fn from_float;
+    slm_type partner;
+    slm_vec_dot_fn vec_dot[SLM_CPU_LEVEL_COUNT];
 };
+
+#define KERNELS(t, p, l2, l3)                                                                      \
+    .to_float = slm__##t##_to_float, .from_float = slm__##t##_from_float, .partner = SLM_TYPE_##p,  \
+    .vec_dot = {slm__dot_##t##_scalar, l2, l3}
+#define CONVERT(t) .to_float = slm__##t##_to_float, .from_float = slm__##t##_from_float
 
 /* Rows left zero are ids removed from the format. */
 static const struct type_row type_rows[SLM_TYPE_COUNT] = {
-    [SLM_TYPE_F32] = {"f32", 1, 4},         [SLM_TYPE_F16] = {"f16", 1, 2},
-    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18},     [SLM_TYPE_Q4_1] = {"q4_1", 32, 20},
-    [SLM_TYPE_Q5_0] = {"q5_0", 32, 22},     [SLM_TYPE_Q5_1] = {"q5_1", 32, 24},
-    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34},     [SLM_TYPE_Q8_1] = {"q8_1", 32, 36},
-    [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},    [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
-    [SLM_TYPE_Q4_K] = {"q4_k", 256, 144},   [SLM_TYPE_Q5_K] = {"q5_k", 256, 176},
-    [SLM_TYPE_Q6_K] = {"q6_k", 256, 210},   [SLM_TYPE_Q8_K] = {"q8_k", 256, 292},
+    [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
+    [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512)},
+    [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512)},
+    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512)},
+    [SLM_TYPE_Q4_1] = {"q4_1", 32, 20, KERNELS(q4_1, Q8_1, slm__dot_q4_1_avx2, slm__dot_q4_1_avx512)},
+    [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, slm__dot_q5_0_avx512)},
+    [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, slm__dot_q5_1_avx512)},
+    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, slm__dot_q8_0_avx512)},
+    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1)},
+    [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},
+    [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
+    [SLM_TYPE_Q4_K] = {"q4_k", 256, 144, KERNELS(q4_k, Q8_K, slm__dot_q4_k_avx2, slm__dot_q4_k_avx512)},
+    [SLM_TYPE_Q5_K] = {"q5_k", 256, 176, KERNELS(q5_k, Q8_K, slm__dot_q5_k_avx2, slm__dot_q5_k_avx512)},
+    [SLM_TYPE_Q6_K] = {"q6_k", 256, 210, KERNELS(q6_k, Q8_K, slm__dot_q6_k_avx2, slm__dot_q6_k_avx512)},
+    [SLM_TYPE_Q8_K] = {"q8_k", 256, 292, CONVERT(q8_k)},
     [SLM_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66}, [SLM_TYPE_IQ2_XS] = {"iq2_xs", 256, 74},
     [SLM_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98}, [SLM_TYPE_IQ1_S] = {"iq1_s", 256, 50},
     [SLM_TYPE_IQ4_NL] = {"iq4_nl", 32, 18},  [SLM_TYPE_IQ3_S] = {"iq3_s", 256, 110},
@@ -26,7 +45,7 @@ static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_I8] = {"i8", 1, 1},           [SLM_TYPE_I16] = {"i16", 1, 2},
     [SLM_TYPE_I32] = {"i32", 1, 4},         [SLM_TYPE_I64] = {"i64", 1, 8},
     [SLM_TYPE_F64] = {"f64", 1, 8},         [SLM_TYPE_IQ1_M] = {"iq1_m", 256, 56},
-    [SLM_TYPE_BF16] = {"bf16", 1, 2},       [SLM_TYPE_TQ1_0] = {"tq1_0", 256, 54},
+    [SLM_TYPE_TQ1_0] = {"tq1_0", 256, 54},
     [SLM_TYPE_TQ2_0] = {"tq2_0", 256, 66},  [SLM_TYPE_MXFP4] = {"mxfp4", 32, 17},
 };
 
@@ -55,4 +74,45 @@ bool slm_type_nbytes(slm_type t, uint64_t n, uint64_t *out) {
     uint64_t bs = (uint64_t)type_rows[t].block_size;
     if (n % bs != 0) return false;
     return slm__mul_u64(n / bs, type_rows[t].block_bytes, out);
+}
+
+bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out) {
+    memset(out, 0, sizeof *out);
+    out->partner = SLM_TYPE_COUNT;
+    if (!slm_type_is_valid((int)t)) return false;
+    const struct type_row *r = &type_rows[t];
+    out->to_float = r->to_float;
+    out->from_float = r->from_float;
+    if (!r->vec_dot[SLM_CPU_SCALAR]) return false;
+    out->partner = r->partner;
+    if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
+    int l = (int)level;
+    while (!r->vec_dot[l]) l--;
+    out->vec_dot = r->vec_dot[l];
+    return true;
+}
+
+slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level) {
+    if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
+    return type_rows[t].vec_dot[level];
+}
+
+slm_status slm_type_dequantize(slm_type t, const void *src, float *dst, int64_t n) {
+    if (!slm_type_is_valid((int)t) || !type_rows[t].to_float)
+        return slm__error(SLM_E_UNSUPPORTED, "cannot dequantize type %s", slm_type_name(t));
+    if (n < 0 || n % type_rows[t].block_size != 0)
+        return slm__error(SLM_E_INVALID_ARG, "%lld elements is not a whole number of %s blocks",
+                          (long long)n, type_rows[t].name);
+    type_rows[t].to_float(src, dst, n);
+    return SLM_OK;
+}
+
+slm_status slm_type_quantize(slm_type t, const float *src, void *dst, int64_t n) {
+    if (!slm_type_is_valid((int)t) || !type_rows[t].from_float)
+        return slm__error(SLM_E_UNSUPPORTED, "cannot quantize to type %s", slm_type_name(t));
+    if (n < 0 || n % type_rows[t].block_size != 0)
+        return slm__error(SLM_E_INVALID_ARG, "%lld elements is not a whole number of %s blocks",
+                          (long long)n, type_rows[t].name);
+    type_rows[t].from_float(src, dst, n);
+    return SLM_OK;
 }

@@ -1,0 +1,282 @@
+/* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact, block scales
+ * are applied in float with FMA, so results differ from the scalar reference only by float
+ * summation order. */
+#include "tensor/internal.h"
+
+#include <immintrin.h>
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float h2f(slm_f16 h) { return _cvtsh_ss(h); }
+
+/* 8 int32 partial sums of a (unsigned bytes) x b (signed bytes). */
+static inline __m256i dot_u8i8(__m256i a, __m256i b) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+/* Same for two signed operands: move a's sign onto b. */
+static inline __m256i dot_i8i8(__m256i a, __m256i b) {
+    return dot_u8i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+/* 32 nibbles of a 16-byte legacy block: low nibbles are elements 0..15, high ones 16..31. */
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+}
+/* Byte j = 0x10 where bit j of the 32-bit qh is set. */
+static inline __m256i fifth_bits32(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread);
+    const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
+float slm__dot_f32_avx2(int64_t n, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float slm__dot_f16_avx2(int64_t n, const void *w, const void *x) {
+    const slm_f16 *a = w, *b = x;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256 a1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8)));
+        __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8)));
+        s0 = _mm256_fmadd_ps(a0, b0, s0);
+        s1 = _mm256_fmadd_ps(a1, b1, s1);
+    }
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += h2f(a[i]) * h2f(b[i]);
+    return s;
+}
+
+static inline __m256 bf16x8(const slm_bf16 *p) {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+}
+
+float slm__dot_bf16_avx2(int64_t n, const void *w, const void *x) {
+    const slm_bf16 *a = w, *b = x;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(bf16x8(a + i), bf16x8(b + i), s0);
+        s1 = _mm256_fmadd_ps(bf16x8(a + i + 8), bf16x8(b + i + 8), s1);
+    }
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]);
+    return s;
+}
+
+float slm__dot_q8_0_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q8_0 *a = w, *b = x;
+    int64_t nb = n / SLM_QK, i = 0;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (; i + 2 <= nb; i += 2) {
+        __m256i p0 = dot_i8i8(_mm256_loadu_si256((const __m256i *)a[i].qs),
+                              _mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m256i p1 = dot_i8i8(_mm256_loadu_si256((const __m256i *)a[i + 1].qs),
+                              _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p0), s0);
+        s1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i + 1].d) * h2f(b[i + 1].d)),
+                             _mm256_cvtepi32_ps(p1), s1);
+    }
+    for (; i < nb; i++) {
+        __m256i p = dot_i8i8(_mm256_loadu_si256((const __m256i *)a[i].qs),
+                             _mm256_loadu_si256((const __m256i *)b[i].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), s0);
+    }
+    return hsum8(_mm256_add_ps(s0, s1));
+}
+
+float slm__dot_q4_0_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q4_0 *a = w;
+    const slm_block_q8_0 *b = x;
+    int64_t nb = n / SLM_QK;
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m256i q0 = _mm256_sub_epi8(nibbles32(a[i].qs), eight);
+        __m256i q1 = _mm256_sub_epi8(nibbles32(a[i + 1].qs), eight);
+        __m256i p0 = dot_i8i8(q0, _mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m256i p1 = dot_i8i8(q1, _mm256_loadu_si256((const __m256i *)b[i + 1].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p0), s0);
+        s1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i + 1].d) * h2f(b[i + 1].d)),
+                             _mm256_cvtepi32_ps(p1), s1);
+    }
+    for (; i < nb; i++) {
+        __m256i q = _mm256_sub_epi8(nibbles32(a[i].qs), eight);
+        __m256i p = dot_i8i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
+        s0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), s0);
+    }
+    return hsum8(_mm256_add_ps(s0, s1));
+}
+
+float slm__dot_q4_1_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q4_1 *a = w;
+    const slm_block_q8_1 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m256i p = dot_u8i8(nibbles32(a[i].qs), _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+        mins += h2f(a[i].m) * h2f(b[i].s);
+    }
+    return hsum8(acc) + mins;
+}
+
+float slm__dot_q5_0_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q5_0 *a = w;
+    const slm_block_q8_0 *b = x;
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m256i q = _mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh));
+        q = _mm256_sub_epi8(q, sixteen);
+        __m256i p = dot_i8i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum8(acc);
+}
+
+float slm__dot_q5_1_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q5_1 *a = w;
+    const slm_block_q8_1 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m256i q = _mm256_or_si256(nibbles32(a[i].qs), fifth_bits32(a[i].qh));
+        __m256i p = dot_u8i8(q, _mm256_loadu_si256((const __m256i *)b[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p), acc);
+        mins += h2f(a[i].m) * h2f(b[i].s);
+    }
+    return hsum8(acc) + mins;
+}
+
+/* The 8 (scale, min) pairs of a Q4_K/Q5_K block. */
+static inline void k_scales(const uint8_t *q, int sc[8], int mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        mn[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
+        mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+static inline int k_min_term(const int mn[8], const int16_t *bsums) {
+    int s = 0;
+    for (int g = 0; g < 8; g++) s += mn[g] * (bsums[2 * g] + bsums[2 * g + 1]);
+    return s;
+}
+
+static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five) {
+    const slm_block_q8_k *b = x;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / SLM_QK_K; i++) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        float d, dmin;
+        if (five) {
+            const slm_block_q5_k *a = (const slm_block_q5_k *)w + i;
+            scales = a->scales, qs = a->qs, qh = a->qh;
+            d = h2f(a->d), dmin = h2f(a->dmin);
+        } else {
+            const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
+            scales = a->scales, qs = a->qs;
+            d = h2f(a->d), dmin = h2f(a->dmin);
+        }
+        int sc[8], mn[8];
+        k_scales(scales, sc, mn);
+        __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            if (qh) {
+                /* bits 2j and 2j+1 of each qh byte are the fifth bits of groups 2j and 2j+1 */
+                __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one);
+                __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one);
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(h0, 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(h1, 4));
+            }
+            __m256i y0 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * j));
+            __m256i y1 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * j + 32));
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y0),
+                                           _mm256_set1_epi16((short)sc[2 * j]));
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y1),
+                                           _mm256_set1_epi16((short)sc[2 * j + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        mins += dmin * b[i].d * (float)k_min_term(mn, b[i].bsums);
+    }
+    return hsum8(acc) - mins;
+}
+
+float slm__dot_q4_k_avx2(int64_t n, const void *w, const void *x) {
+    return dot_k_asym_avx2(n, w, x, false);
+}
+float slm__dot_q5_k_avx2(int64_t n, const void *w, const void *x) {
+    return dot_k_asym_avx2(n, w, x, true);
+}
+
+float slm__dot_q6_k_avx2(int64_t n, const void *w, const void *x) {
+    const slm_block_q6_k *a = w;
+    const slm_block_q8_k *b = x;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / SLM_QK_K; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        const uint8_t *ql = a[i].ql, *qh = a[i].qh;
+        const int8_t *sc = a[i].scales, *y = b[i].qs;
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hh, two), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), two), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), two), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), two), 4));
+            for (int k = 0; k < 4; k++) {
+                /* q in 0..63 (value + 32): the -32 is taken out below with the bsums */
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+        }
+        int off = 0;
+        for (int g = 0; g < 16; g++) off += a[i].scales[g] * b[i].bsums[g];
+        __m256i corr = _mm256_setr_epi32(-32 * off, 0, 0, 0, 0, 0, 0, 0);
+        sumi = _mm256_add_epi32(sumi, corr);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}

@@ -1,0 +1,270 @@
+/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). Legacy blocks are taken
+ * two at a time in 512-bit registers with VNNI (vpdpbusd); K-quant groups in pairs; BF16 uses
+ * vdpbf16ps. Integer parts are exact; only float summation order differs from the reference. */
+#include "tensor/internal.h"
+
+#include <immintrin.h>
+
+static inline float h2f(slm_f16 h) { return _cvtsh_ss(h); }
+
+/* Lanes 0..7 = a, 8..15 = b: the scales of two consecutive blocks. */
+static inline __m512 two_scales(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+static inline __m512i join(__m256i lo, __m256i hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+static inline __m512i load2x32(const int8_t *a, const int8_t *b) {
+    return join(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
+}
+/* Nibbles of a legacy block as 32 bytes (elements 0..15 low, 16..31 high). */
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
+}
+static inline __m256i fifth_bits32(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    return _mm256_maskz_mov_epi8((__mmask32)bits, _mm256_set1_epi8(0x10));
+}
+/* The single-block forms zero the upper half so it adds nothing. */
+static inline __m512i lo_only(__m256i v) { return _mm512_zextsi256_si512(v); }
+/* Signed x signed bytes via VNNI (unsigned x signed): move a's sign onto b. */
+static inline __m512i dot_i8i8(__m512i a, __m512i b) {
+    __mmask64 neg = _mm512_movepi8_mask(a);
+    __m512i sb = _mm512_mask_sub_epi8(b, neg, _mm512_setzero_si512(), b);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(a), sb);
+}
+/* Unsigned weights u with offset: sum (u - off) * y. */
+static inline __m512i dot_off(__m512i u, __m512i y, __m512i off) {
+    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
+    return _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
+}
+
+float slm__dot_f32_avx512(int64_t n, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+float slm__dot_f16_avx512(int64_t n, const void *w, const void *x) {
+    const slm_f16 *a = w, *b = x;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i))), s0);
+        s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16))),
+                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i + 16))), s1);
+    }
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i)),
+                             _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i)), s0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
+    const slm_bf16 *a = w, *b = x;
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(a + i),
+                              (__m512bh)_mm512_loadu_si512(b + i));
+        s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(a + i + 32),
+                              (__m512bh)_mm512_loadu_si512(b + i + 32));
+    }
+    for (; i < n; i += 32) {
+        __mmask32 m = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
+        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_maskz_loadu_epi16(m, a + i),
+                              (__m512bh)_mm512_maskz_loadu_epi16(m, b + i));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* Shared loop of the legacy types: `pair` makes the int32 sums of blocks i and i+1 (2 x 8 lanes),
+ * `one` of a single trailing block in the low 8 lanes. */
+#define LEGACY_DOT(WT, AT, pair_expr, one_expr, min_expr)                                          \
+    const WT *a = w;                                                                               \
+    const AT *b = x;                                                                               \
+    int64_t nb = n / SLM_QK, i = 0;                                                                \
+    __m512 acc = _mm512_setzero_ps();                                                              \
+    float mins = 0;                                                                                \
+    (void)mins;                                                                                    \
+    for (; i + 2 <= nb; i += 2) {                                                                  \
+        __m512i p = pair_expr;                                                                     \
+        acc = _mm512_fmadd_ps(two_scales(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), \
+                              _mm512_cvtepi32_ps(p), acc);                                         \
+        min_expr(i);                                                                               \
+        min_expr(i + 1);                                                                           \
+    }                                                                                              \
+    if (i < nb) {                                                                                  \
+        __m512i p = one_expr;                                                                      \
+        acc = _mm512_fmadd_ps(two_scales(h2f(a[i].d) * h2f(b[i].d), 0.0f), _mm512_cvtepi32_ps(p), acc); \
+        min_expr(i);                                                                               \
+    }                                                                                              \
+    return _mm512_reduce_add_ps(acc) + mins
+
+#define NO_MIN(k) ((void)0)
+#define ADD_MIN(k) (mins += h2f(a[k].m) * h2f(b[k].s))
+
+float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
+    LEGACY_DOT(slm_block_q8_0, slm_block_q8_0,
+               dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs)),
+               dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
+                        lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
+               NO_MIN);
+}
+
+float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
+    const __m512i eight = _mm512_set1_epi8(8);
+    LEGACY_DOT(slm_block_q4_0, slm_block_q8_0,
+               dot_off(join(nibbles32(a[i].qs), nibbles32(a[i + 1].qs)),
+                       load2x32(b[i].qs, b[i + 1].qs), eight),
+               dot_off(lo_only(nibbles32(a[i].qs)),
+                       lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight),
+               NO_MIN);
+}
+
+float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
+    const __m512i sixteen = _mm512_set1_epi8(16);
+#define Q5(k) _mm256_or_si256(nibbles32(a[k].qs), fifth_bits32(a[k].qh))
+    LEGACY_DOT(slm_block_q5_0, slm_block_q8_0,
+               dot_off(join(Q5(i), Q5(i + 1)), load2x32(b[i].qs, b[i + 1].qs), sixteen),
+               dot_off(lo_only(Q5(i)), lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)),
+                       sixteen),
+               NO_MIN);
+}
+
+float slm__dot_q4_1_avx512(int64_t n, const void *w, const void *x) {
+    const __m512i zero = _mm512_setzero_si512();
+    LEGACY_DOT(slm_block_q4_1, slm_block_q8_1,
+               _mm512_dpbusd_epi32(zero, join(nibbles32(a[i].qs), nibbles32(a[i + 1].qs)),
+                                   load2x32(b[i].qs, b[i + 1].qs)),
+               _mm512_dpbusd_epi32(zero, lo_only(nibbles32(a[i].qs)),
+                                   lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
+               ADD_MIN);
+}
+
+float slm__dot_q5_1_avx512(int64_t n, const void *w, const void *x) {
+    const __m512i zero = _mm512_setzero_si512();
+    LEGACY_DOT(slm_block_q5_1, slm_block_q8_1,
+               _mm512_dpbusd_epi32(zero, join(Q5(i), Q5(i + 1)), load2x32(b[i].qs, b[i + 1].qs)),
+               _mm512_dpbusd_epi32(zero, lo_only(Q5(i)),
+                                   lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
+               ADD_MIN);
+#undef Q5
+}
+
+static inline void k_scales(const uint8_t *q, int sc[8], int mn[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = q[j] & 63;
+        mn[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
+        mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+}
+
+/* Q4_K/Q5_K: each 32-byte chunk of qs holds groups 2j (low nibbles) and 2j+1 (high), whose
+ * activations are the 64 contiguous bytes at 64j: one 512-bit step per pair of groups. */
+static float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool five) {
+    const slm_block_q8_k *b = x;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    __m512 acc = _mm512_setzero_ps();
+    float mins = 0;
+    for (int64_t i = 0; i < n / SLM_QK_K; i++) {
+        const uint8_t *scales, *qs, *qh = NULL;
+        float d, dmin;
+        if (five) {
+            const slm_block_q5_k *a = (const slm_block_q5_k *)w + i;
+            scales = a->scales, qs = a->qs, qh = a->qh;
+            d = h2f(a->d), dmin = h2f(a->dmin);
+        } else {
+            const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
+            scales = a->scales, qs = a->qs;
+            d = h2f(a->d), dmin = h2f(a->dmin);
+        }
+        int sc[8], mn[8];
+        k_scales(scales, sc, mn);
+        __m512i hb = _mm512_setzero_si512();
+        if (qh) {
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            hb = join(h, _mm256_srli_epi16(h, 1)); /* upper half: group 2j+1's bit at 2j */
+        }
+        __m512i sumi = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m512i v = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), low4);
+            if (qh) {
+                __m512i h = _mm512_and_si512(_mm512_srli_epi16(hb, 2 * j), one);
+                v = _mm512_or_si512(v, _mm512_slli_epi16(h, 4));
+            }
+            __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
+            __m512i s = join(_mm256_set1_epi32(sc[2 * j]), _mm256_set1_epi32(sc[2 * j + 1]));
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, s));
+        }
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
+        int m = 0;
+        for (int g = 0; g < 8; g++) m += mn[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
+        mins += dmin * b[i].d * (float)m;
+    }
+    return _mm512_reduce_add_ps(acc) - mins;
+}
+
+float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x) {
+    return dot_k_asym_avx512(n, w, x, false);
+}
+float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x) {
+    return dot_k_asym_avx512(n, w, x, true);
+}
+
+/* Q6_K: per half, [q0|q1] and [q2|q3] each meet 64 contiguous activation bytes; the 16-element
+ * group scales are widened to one int32 per 16 bytes. */
+float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
+    const slm_block_q6_k *a = w;
+    const slm_block_q8_k *b = x;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), three = _mm512_set1_epi8(3);
+    /* lane k of a 128-bit group index: 16 int32 lanes, 4 per 16-byte group */
+    const __m512i grp = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512 acc = _mm512_setzero_ps();
+    float offs = 0;
+    for (int64_t i = 0; i < n / SLM_QK_K; i++) {
+        __m512i sumi = _mm512_setzero_si512();
+        const uint8_t *ql = a[i].ql, *qh = a[i].qh;
+        const int8_t *sc = a[i].scales, *y = b[i].qs;
+        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)sc));
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
+            __m512i l = _mm512_loadu_si512(ql);
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m512i hb = join(hh, _mm256_srli_epi16(hh, 2));
+            __m512i q01 = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                          _mm512_slli_epi16(_mm512_and_si512(hb, three), 4));
+            __m512i q23 = _mm512_or_si512(
+                _mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), three), 4));
+            __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512(y));
+            __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
+            __m512i s01 = _mm512_permutexvar_epi32(_mm512_add_epi32(grp, _mm512_set1_epi32(8 * h)), sc32);
+            __m512i s23 = _mm512_permutexvar_epi32(_mm512_add_epi32(grp, _mm512_set1_epi32(8 * h + 4)), sc32);
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p01, s01));
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p23, s23));
+        }
+        int off = 0;
+        for (int g = 0; g < 16; g++) off += a[i].scales[g] * b[i].bsums[g];
+        float d = h2f(a[i].d) * b[i].d;
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        offs += d * (float)(32 * off);
+    }
+    return _mm512_reduce_add_ps(acc) - offs;
+}

@@ -1,0 +1,266 @@
+/* Internal tensor layer: the GGUF block layouts, half-float conversions, the per-type kernel
+ * signatures behind the type table, CPU dispatch levels, the threaded matmul and the other ops
+ * the forward pass calls. Everything here is for libslm's own layers (model, gen, quantize). */
+#ifndef SLM_TENSOR_INTERNAL_H
+#define SLM_TENSOR_INTERNAL_H
+
+#include "core/internal.h"
+#include "slm/tensor.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* ---- block layouts, byte for byte as in GGUF files (little-endian) ---- */
+
+typedef uint16_t slm_f16;  /* IEEE binary16 bits */
+typedef uint16_t slm_bf16; /* upper half of an IEEE binary32 */
+
+#define SLM_QK 32   /* elements per block of the legacy types */
+#define SLM_QK_K 256 /* elements per super-block of the K types */
+#define SLM_K_SCALE_BYTES 12
+
+typedef struct {
+    slm_f16 d;
+    uint8_t qs[SLM_QK / 2]; /* element j in low nibble of qs[j], element j+16 in high nibble */
+} slm_block_q4_0;
+typedef struct {
+    slm_f16 d, m;
+    uint8_t qs[SLM_QK / 2];
+} slm_block_q4_1;
+typedef struct {
+    slm_f16 d;
+    uint8_t qh[4]; /* bit j = fifth bit of element j (little-endian uint32) */
+    uint8_t qs[SLM_QK / 2];
+} slm_block_q5_0;
+typedef struct {
+    slm_f16 d, m;
+    uint8_t qh[4];
+    uint8_t qs[SLM_QK / 2];
+} slm_block_q5_1;
+typedef struct {
+    slm_f16 d;
+    int8_t qs[SLM_QK];
+} slm_block_q8_0;
+typedef struct {
+    slm_f16 d, s; /* s = d * sum(qs): lets Q4_1/Q5_1 dots add the min term without a pass */
+    int8_t qs[SLM_QK];
+} slm_block_q8_1;
+typedef struct {
+    slm_f16 d, dmin;
+    uint8_t scales[SLM_K_SCALE_BYTES]; /* 8 x (6-bit scale, 6-bit min) */
+    uint8_t qs[SLM_QK_K / 2];
+} slm_block_q4_k;
+typedef struct {
+    slm_f16 d, dmin;
+    uint8_t scales[SLM_K_SCALE_BYTES];
+    uint8_t qh[SLM_QK_K / 8];
+    uint8_t qs[SLM_QK_K / 2];
+} slm_block_q5_k;
+typedef struct {
+    uint8_t ql[SLM_QK_K / 2];
+    uint8_t qh[SLM_QK_K / 4];
+    int8_t scales[SLM_QK_K / 16];
+    slm_f16 d;
+} slm_block_q6_k;
+typedef struct {
+    float d;
+    int8_t qs[SLM_QK_K];
+    int16_t bsums[SLM_QK_K / 16]; /* sums of each 16 qs, for the K-quant min terms */
+} slm_block_q8_k;
+
+static_assert(sizeof(slm_block_q4_0) == 18, "q4_0 block");
+static_assert(sizeof(slm_block_q4_1) == 20, "q4_1 block");
+static_assert(sizeof(slm_block_q5_0) == 22, "q5_0 block");
+static_assert(sizeof(slm_block_q5_1) == 24, "q5_1 block");
+static_assert(sizeof(slm_block_q8_0) == 34, "q8_0 block");
+static_assert(sizeof(slm_block_q8_1) == 36, "q8_1 block");
+static_assert(sizeof(slm_block_q4_k) == 144, "q4_k block");
+static_assert(sizeof(slm_block_q5_k) == 176, "q5_k block");
+static_assert(sizeof(slm_block_q6_k) == 210, "q6_k block");
+static_assert(sizeof(slm_block_q8_k) == 292, "q8_k block");
+
+/* ---- half floats ---- */
+
+static inline float slm__f32_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline uint32_t slm__f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+/* Exact widening (subnormals, infinities and NaN included). */
+static inline float slm__f16_to_f32(slm_f16 h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0x1f) return slm__f32_from_bits(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        /* subnormal: man * 2^-24, exact in binary32 */
+        float f = (float)man * 0x1p-24f;
+        return sign ? -f : f;
+    }
+    return slm__f32_from_bits(sign | ((exp + 112) << 23) | (man << 13));
+}
+/* Round to nearest even, overflow to infinity, NaN stays NaN (same as F16C's vcvtps2ph). */
+slm_f16 slm__f32_to_f16(float f);
+static inline float slm__bf16_to_f32(slm_bf16 h) { return slm__f32_from_bits((uint32_t)h << 16); }
+static inline slm_bf16 slm__f32_to_bf16(float f) {
+    uint32_t u = slm__f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (slm_bf16)((u >> 16) | 64); /* quiet the NaN */
+    return (slm_bf16)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+/* ---- per-type kernels (rows of n elements, n a multiple of the block size) ---- */
+
+typedef void (*slm_to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*slm_from_float_fn)(const float *src, void *dst, int64_t n);
+/* Dot of a weight row with an activation row already in the weight type's partner format. */
+typedef float (*slm_vec_dot_fn)(int64_t n, const void *w, const void *x);
+
+typedef enum slm_cpu_level {
+    SLM_CPU_SCALAR = 0,
+    SLM_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    SLM_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI + BF16 */
+    SLM_CPU_LEVEL_COUNT = 3,
+} slm_cpu_level;
+
+/* What the CPU supports, detected once (cpuid/xgetbv). */
+slm_cpu_level slm__cpu_level_detected(void);
+/* The level kernels are picked for: the detected one, lowered by SLM_CPU_LEVEL=scalar|avx2|avx512
+ * read at the first call. */
+slm_cpu_level slm__cpu_level(void);
+/* Test hook: force a level (clamped to the detected one); returns the level now active. */
+slm_cpu_level slm__cpu_level_set(slm_cpu_level level);
+const char *slm__cpu_level_name(slm_cpu_level level);
+
+struct slm_type_kernels {
+    slm_type partner;            /* activation format of vec_dot; SLM_TYPE_COUNT if none */
+    slm_to_float_fn to_float;    /* NULL: cannot be dequantized */
+    slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
+    slm_vec_dot_fn vec_dot;      /* for the requested level (best available at or below it) */
+};
+/* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
+ * compute support (vec_dot NULL). */
+bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out);
+/* Raw table access for tests: the vec_dot written for exactly this level, NULL if none. */
+slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
+
+/* Scalar reference kernels (quant.c, dot.c). */
+#define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
+    void slm__##x##_to_float(const void *src, float *dst, int64_t n);                             \
+    void slm__##x##_from_float(const float *src, void *dst, int64_t n);
+SLM__TYPE_KERNEL_DECLS(f32)
+SLM__TYPE_KERNEL_DECLS(f16)
+SLM__TYPE_KERNEL_DECLS(bf16)
+SLM__TYPE_KERNEL_DECLS(q4_0)
+SLM__TYPE_KERNEL_DECLS(q4_1)
+SLM__TYPE_KERNEL_DECLS(q5_0)
+SLM__TYPE_KERNEL_DECLS(q5_1)
+SLM__TYPE_KERNEL_DECLS(q8_0)
+SLM__TYPE_KERNEL_DECLS(q8_1)
+SLM__TYPE_KERNEL_DECLS(q4_k)
+SLM__TYPE_KERNEL_DECLS(q5_k)
+SLM__TYPE_KERNEL_DECLS(q6_k)
+SLM__TYPE_KERNEL_DECLS(q8_k)
+#undef SLM__TYPE_KERNEL_DECLS
+
+#define SLM__VEC_DOT_DECLS(sfx)                                                                    \
+    float slm__dot_f32_##sfx(int64_t n, const void *w, const void *x);                             \
+    float slm__dot_f16_##sfx(int64_t n, const void *w, const void *x);                             \
+    float slm__dot_bf16_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q4_0_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q4_1_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q5_0_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q5_1_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q8_0_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q4_k_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q5_k_##sfx(int64_t n, const void *w, const void *x);                            \
+    float slm__dot_q6_k_##sfx(int64_t n, const void *w, const void *x);
+SLM__VEC_DOT_DECLS(scalar)
+SLM__VEC_DOT_DECLS(avx2)
+SLM__VEC_DOT_DECLS(avx512)
+#undef SLM__VEC_DOT_DECLS
+
+/* ---- matrix multiply ---- */
+
+/* A weight matrix as stored in GGUF: rows of `cols` elements of `type`, rows contiguous. Borrowed. */
+struct slm_weight {
+    slm_type type;
+    int64_t rows, cols;
+    const void *data;
+};
+
+/* Bytes of scratch slm__matmul needs for n activation rows against weights of type t with `cols`
+ * columns (the activations quantized to t's partner format). 0 if none is needed (F32 weights
+ * read x directly), t has no compute support or cols misfits the block size. */
+size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
+/* y[j][r] = dot(row r of w, x[j]) for j < n, r < w->rows: x is [n][cols] floats, y is [n][rows].
+ * x is quantized once into scratch (>= slm__matmul_scratch_size bytes, caller-owned, not shared
+ * between concurrent calls), then the pool's first nth threads take chunks of rows, each chunk
+ * computed for all n columns while its weights are in cache. Does not allocate.
+ * Precondition (asserted): type has compute support, cols a multiple of its block size. */
+void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
+                 float *y, void *scratch);
+
+/* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
+ * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
+
+/* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL). In-place OK. */
+void slm__rms_norm(float *out, const float *x, const float *w, int64_t n, float eps);
+/* out = (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL). In-place OK. */
+void slm__layer_norm(float *out, const float *x, const float *w, const float *b, int64_t n,
+                     float eps);
+/* In place: x = softmax(x). */
+void slm__softmax(float *x, int64_t n);
+/* In place on one token's heads: x is [n_head][head_dim]; rotates the first n_rot dims of each
+ * head by angle pos * freq_scale * theta^(-2i/n_rot). neox pairs dim i with i + n_rot/2 (GPT-NeoX,
+ * Qwen2), otherwise 2i with 2i+1 (LLaMA). */
+void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
+               float freq_scale, bool neox);
+void slm__silu(float *out, const float *x, int64_t n); /* x * sigmoid(x); in-place OK */
+void slm__gelu_tanh(float *out, const float *x, int64_t n); /* tanh approximation */
+void slm__gelu_erf(float *out, const float *x, int64_t n);  /* exact erf form */
+/* out = silu(gate) * up; out may alias gate or up. */
+void slm__swiglu(float *out, const float *gate, const float *up, int64_t n);
+void slm__add(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
+void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
+
+/* Scaled dot-product attention of n_q query positions over a KV cache, grouped-query, causal.
+ * q: [n_q][n_head][head_dim] floats; query i sits at position pos0 + i and sees keys 0..pos0+i.
+ * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
+ * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
+ * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
+ * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
+struct slm_attn {
+    int64_t n_q, n_head, n_head_kv, head_dim, pos0;
+    float scale;
+    slm_type kv_type;
+    const void *k, *v;
+};
+void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch, int ith,
+                    int nth);
+
+/* The vectorised forms behind the ops above, one table row per dispatch level (ops.c). */
+struct slm_ops {
+    void (*rms_norm)(float *out, const float *x, const float *w, int64_t n, float eps);
+    void (*layer_norm)(float *out, const float *x, const float *w, const float *b, int64_t n,
+                       float eps);
+    void (*softmax)(float *x, int64_t n);
+    void (*silu)(float *out, const float *x, int64_t n);
+    void (*gelu_tanh)(float *out, const float *x, int64_t n);
+    void (*gelu_erf)(float *out, const float *x, int64_t n);
+    void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
+    void (*add)(float *out, const float *a, const float *b, int64_t n);
+    void (*mul)(float *out, const float *a, const float *b, int64_t n);
+    float (*dot_f32)(int64_t n, const float *a, const float *b);
+    float (*dot_f16)(int64_t n, const float *a, const slm_f16 *b);
+    void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a * x */
+    void (*axpy_f16)(int64_t n, float a, const slm_f16 *x, float *y);
+};
+/* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
+const struct slm_ops *slm__ops(slm_cpu_level level);
+extern const struct slm_ops slm__ops_avx2;
+
+#endif

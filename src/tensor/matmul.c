@@ -1,0 +1,99 @@
+/* Threaded matrix x vector / matrix x matrix over the pool: activations quantized once to the
+ * weight type's partner format, then threads claim chunks of weight rows by an atomic counter and
+ * compute each chunk for all activation columns while its rows are in cache. */
+#include "tensor/internal.h"
+
+/* Activation columns per tile in the batched case: a tile of quantized activations stays in L2
+ * while every row of a chunk (in L1) meets it. */
+#define COL_TILE 32
+/* Rows per chunk in the batched case: small enough for L1/L2, large enough to amortise the
+ * counter. */
+#define BATCH_CHUNK_ROWS 16
+/* Matrix x vector chunks: about this many weight bytes each (long sequential streams suit the
+ * hardware prefetcher), yet at least 8 chunks per thread so threads finish together. */
+#define VEC_CHUNK_BYTES (128 * 1024)
+
+static size_t row_bytes(slm_type partner, int64_t cols) {
+    uint64_t b = 0;
+    return slm_type_nbytes(partner, (uint64_t)cols, &b) ? (size_t)b : 0;
+}
+
+size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n) {
+    struct slm_type_kernels k;
+    if (!slm__type_kernels(t, SLM_CPU_SCALAR, &k) || cols <= 0 || n <= 0) return 0;
+    if (cols % slm_type_block_size(t) != 0 || k.partner == SLM_TYPE_F32) return 0;
+    return row_bytes(k.partner, cols) * (size_t)n;
+}
+
+struct mm_ctx {
+    const struct slm_weight *w;
+    slm_vec_dot_fn dot;
+    slm_from_float_fn quant;
+    const float *x;
+    const uint8_t *xq; /* activations in partner format, xq_bytes per column */
+    size_t xq_bytes, w_bytes;
+    int64_t n;
+    float *y;
+    slm_chunker chunks;
+};
+
+static void quantize_work(void *p, int ith, int nth) {
+    struct mm_ctx *c = p;
+    for (int64_t j = ith; j < c->n; j += nth)
+        c->quant(c->x + j * c->w->cols, (uint8_t *)c->xq + (size_t)j * c->xq_bytes, c->w->cols);
+}
+
+static void dot_work(void *p, int ith, int nth) {
+    (void)ith, (void)nth;
+    struct mm_ctx *c = p;
+    const int64_t rows = c->w->rows, cols = c->w->cols;
+    const uint8_t *wd = c->w->data;
+    int64_t r0, r1;
+    while (slm__chunker_next(&c->chunks, &r0, &r1)) {
+        for (int64_t j0 = 0; j0 < c->n; j0 += COL_TILE) {
+            int64_t j1 = SLM_MIN(c->n, j0 + COL_TILE);
+            for (int64_t r = r0; r < r1; r++) {
+                const uint8_t *wr = wd + (size_t)r * c->w_bytes;
+                for (int64_t j = j0; j < j1; j++)
+                    c->y[j * rows + r] = c->dot(cols, wr, c->xq + (size_t)j * c->xq_bytes);
+            }
+        }
+    }
+}
+
+void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
+                 float *y, void *scratch) {
+    struct slm_type_kernels k;
+    SLM_ASSERT(slm__type_kernels(w->type, SLM_CPU_LEVEL_COUNT, &k));
+    SLM_ASSERT(w->cols > 0 && w->cols % slm_type_block_size(w->type) == 0 && n > 0);
+    if (!pool) nth = 1;
+    struct mm_ctx c = {
+        .w = w,
+        .dot = k.vec_dot,
+        .x = x,
+        .n = n,
+        .y = y,
+        .w_bytes = row_bytes(w->type, w->cols),
+    };
+    if (k.partner == SLM_TYPE_F32) {
+        c.xq = (const uint8_t *)x;
+        c.xq_bytes = (size_t)w->cols * sizeof(float);
+    } else {
+        struct slm_type_kernels pk;
+        slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+        c.quant = pk.from_float;
+        c.xq = scratch;
+        c.xq_bytes = row_bytes(k.partner, w->cols);
+        /* small batches are not worth waking the pool twice */
+        slm_pool_run(n >= 4 ? pool : NULL, quantize_work, &c, n >= 4 ? nth : 1);
+    }
+    int64_t chunk;
+    if (n == 1) {
+        chunk = SLM_MAX(1, (int64_t)(VEC_CHUNK_BYTES / c.w_bytes));
+        chunk = SLM_MIN(chunk, SLM_MAX(1, w->rows / (8 * nth)));
+    } else {
+        chunk = BATCH_CHUNK_ROWS;
+    }
+    slm__chunker_init(&c.chunks, 0, w->rows, chunk);
+    slm_pool_run(pool, dot_work, &c, nth);
+}

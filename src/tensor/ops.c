@@ -1,0 +1,184 @@
+/* The non-matmul ops of the forward pass: scalar references (libm, double accumulators), the
+ * table of per-level implementations, the dispatching entry points and attention over a KV cache
+ * built on the table's dot/axpy primitives. */
+#include "tensor/internal.h"
+
+#include <math.h>
+
+static void rms_norm_ref(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] * r * (w ? w[i] : 1.0f);
+}
+
+static void layer_norm_ref(float *out, const float *x, const float *w, const float *b, int64_t n,
+                           float eps) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    double mean = s / (double)n, var = 0;
+    for (int64_t i = 0; i < n; i++) var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    float r = (float)(1.0 / sqrt(var / (double)n + eps)), m = (float)mean;
+    for (int64_t i = 0; i < n; i++) out[i] = (x[i] - m) * r * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+static void softmax_ref(float *x, int64_t n) {
+    float max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) max = fmaxf(max, x[i]);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        s += x[i];
+    }
+    float inv = (float)(1.0 / s);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void silu_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = x[i] / (1.0f + expf(-x[i]));
+}
+
+#define SQRT_2_OVER_PI 0.7978845608028654f
+#define GELU_COEF_A 0.044715f
+
+static void gelu_tanh_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanhf(SQRT_2_OVER_PI * v * (1.0f + GELU_COEF_A * v * v)));
+    }
+}
+
+static void gelu_erf_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+static void swiglu_ref(float *out, const float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+static void add_ref(float *out, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+static void mul_ref(float *out, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+static float dot_f32_ref(int64_t n, const float *a, const float *b) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+static float dot_f16_ref(int64_t n, const float *a, const slm_f16 *b) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * slm__f16_to_f32(b[i]);
+    return (float)s;
+}
+static void axpy_f32_ref(int64_t n, float a, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+static void axpy_f16_ref(int64_t n, float a, const slm_f16 *x, float *y) {
+    for (int64_t i = 0; i < n; i++) y[i] += a * slm__f16_to_f32(x[i]);
+}
+
+static const struct slm_ops ops_scalar = {
+    .rms_norm = rms_norm_ref,
+    .layer_norm = layer_norm_ref,
+    .softmax = softmax_ref,
+    .silu = silu_ref,
+    .gelu_tanh = gelu_tanh_ref,
+    .gelu_erf = gelu_erf_ref,
+    .swiglu = swiglu_ref,
+    .add = add_ref,
+    .mul = mul_ref,
+    .dot_f32 = dot_f32_ref,
+    .dot_f16 = dot_f16_ref,
+    .axpy_f32 = axpy_f32_ref,
+    .axpy_f16 = axpy_f16_ref,
+};
+
+/* The AVX-512 level reuses the AVX2 ops: they are a small share of the time next to the
+ * weight-streaming matmuls, which have their own AVX-512 kernels. */
+static const struct slm_ops *const ops_by_level[SLM_CPU_LEVEL_COUNT] = {
+    [SLM_CPU_SCALAR] = &ops_scalar,
+    [SLM_CPU_AVX2] = &slm__ops_avx2,
+    [SLM_CPU_AVX512] = &slm__ops_avx2,
+};
+
+const struct slm_ops *slm__ops(slm_cpu_level level) {
+    if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
+    return ops_by_level[level];
+}
+
+void slm__rms_norm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->rms_norm(out, x, w, n, eps);
+}
+void slm__layer_norm(float *out, const float *x, const float *w, const float *b, int64_t n,
+                     float eps) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->layer_norm(out, x, w, b, n, eps);
+}
+void slm__softmax(float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->softmax(x, n); }
+void slm__silu(float *out, const float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->silu(out, x, n); }
+void slm__gelu_tanh(float *out, const float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->gelu_tanh(out, x, n);
+}
+void slm__gelu_erf(float *out, const float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->gelu_erf(out, x, n);
+}
+void slm__swiglu(float *out, const float *gate, const float *up, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->swiglu(out, gate, up, n);
+}
+void slm__add(float *out, const float *a, const float *b, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->add(out, a, b, n);
+}
+void slm__mul(float *out, const float *a, const float *b, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->mul(out, a, b, n);
+}
+
+/* Rotation angles per pair come from powf once per pair index; pos is an integer so the angle is
+ * formed in double to keep long positions accurate. */
+void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
+               float freq_scale, bool neox) {
+    SLM_ASSERT(n_rot % 2 == 0 && n_rot <= head_dim);
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+        double freq = pow((double)theta, -2.0 * (double)i / (double)n_rot) * freq_scale;
+        double ang = (double)pos * freq;
+        float c = (float)cos(ang), s = (float)sin(ang);
+        for (int64_t h = 0; h < n_head; h++) {
+            float *v = x + h * head_dim;
+            int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch, int ith,
+                    int nth) {
+    SLM_ASSERT(a->n_head_kv > 0 && a->n_head % a->n_head_kv == 0);
+    SLM_ASSERT(a->kv_type == SLM_TYPE_F32 || a->kv_type == SLM_TYPE_F16);
+    const struct slm_ops *ops = slm__ops(SLM_CPU_LEVEL_COUNT);
+    const int64_t d = a->head_dim, group = a->n_head / a->n_head_kv;
+    const int64_t kv_row = a->n_head_kv * d; /* elements per cache position */
+    const bool f16 = a->kv_type == SLM_TYPE_F16;
+    for (int64_t p = ith; p < a->n_q * a->n_head; p += nth) {
+        int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group;
+        int64_t n_keys = a->pos0 + i + 1;
+        const float *qv = q + p * d;
+        float *o = out + p * d;
+        for (int64_t t = 0; t < n_keys; t++) {
+            int64_t off = t * kv_row + kvh * d;
+            float s = f16 ? ops->dot_f16(d, qv, (const slm_f16 *)a->k + off)
+                          : ops->dot_f32(d, qv, (const float *)a->k + off);
+            scratch[t] = s * a->scale;
+        }
+        ops->softmax(scratch, n_keys);
+        memset(o, 0, (size_t)d * sizeof(float));
+        for (int64_t t = 0; t < n_keys; t++) {
+            int64_t off = t * kv_row + kvh * d;
+            if (f16)
+                ops->axpy_f16(d, scratch[t], (const slm_f16 *)a->v + off, o);
+            else
+                ops->axpy_f32(d, scratch[t], (const float *)a->v + off, o);
+        }
+    }
+}

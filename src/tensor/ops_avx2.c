@@ -1,0 +1,228 @@
+/* AVX2+FMA forms of the ops in ops.c (also used at the AVX-512 level). exp is a range-reduced
+ * degree-6 polynomial (relative error ~2e-7), tanh and erf are built on it. */
+#include "tensor/internal.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial, 2^k through the exponent
+ * bits. Inputs are clamped to the normal range of the result. */
+static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 silu8(__m256 x) {
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+/* Elements past the last multiple of 8 go through a zero-padded buffer. */
+#define TAIL_LOAD(dst, src, n) \
+    float dst[8] = {0};        \
+    memcpy(dst, src, (size_t)(n) * sizeof(float))
+
+static void rms_norm_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float ss = hsum8(acc);
+    for (; i < n; i++) ss += x[i] * x[i];
+    __m256 r = _mm256_set1_ps(1.0f / sqrtf(ss / (float)n + eps));
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), r);
+        if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+        _mm256_storeu_ps(out + i, v);
+    }
+    for (; i < n; i++) out[i] = x[i] * _mm256_cvtss_f32(r) * (w ? w[i] : 1.0f);
+}
+
+static void layer_norm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,
+                            float eps) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(x + i));
+    float s = hsum8(acc);
+    for (; i < n; i++) s += x[i];
+    float mean = s / (float)n;
+    __m256 m = _mm256_set1_ps(mean);
+    acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_sub_ps(_mm256_loadu_ps(x + i), m);
+        acc = _mm256_fmadd_ps(v, v, acc);
+    }
+    float var = hsum8(acc);
+    for (; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+    float rs = 1.0f / sqrtf(var / (float)n + eps);
+    __m256 r = _mm256_set1_ps(rs);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m), r);
+        if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+        if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + i));
+        _mm256_storeu_ps(out + i, v);
+    }
+    for (; i < n; i++) out[i] = (x[i] - mean) * rs * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
+}
+
+static void softmax_avx2(float *x, int64_t n) {
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float max = _mm_cvtss_f32(m4);
+    for (; i < n; i++) max = fmaxf(max, x[i]);
+    __m256 vm = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    if (i < n) {
+        TAIL_LOAD(t, x + i, n - i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vm));
+        /* zero the padding lanes before they enter the sum */
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane));
+        e = _mm256_and_ps(e, keep);
+        acc = _mm256_add_ps(acc, e);
+        _mm256_storeu_ps(t, e);
+        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
+    }
+    __m256 inv = _mm256_set1_ps(1.0f / hsum8(acc));
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= _mm256_cvtss_f32(inv);
+}
+
+/* Applies f to 8 lanes at a time; the tail goes through a padded buffer. */
+#define MAP_UNARY(name, f)                                                                         \
+    static void name(float *out, const float *x, int64_t n) {                                      \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(x + i)));           \
+        if (i < n) {                                                                               \
+            TAIL_LOAD(t, x + i, n - i);                                                            \
+            _mm256_storeu_ps(t, f(_mm256_loadu_ps(t)));                                            \
+            memcpy(out + i, t, (size_t)(n - i) * sizeof(float));                                   \
+        }                                                                                          \
+    }
+
+/* tanh(u) = 1 - 2 / (e^{2u} + 1), saturating correctly at both ends. */
+static inline __m256 gelu_tanh8(__m256 x) {
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), x),
+                             _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x2, _mm256_set1_ps(1.0f)));
+    __m256 e = exp8(_mm256_add_ps(u, u));
+    __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                              _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), th));
+}
+
+/* erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), odd-extended. */
+static inline __m256 gelu_erf8(__m256 x) {
+    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.0f));
+    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
+    __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f)), sign);
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+}
+
+MAP_UNARY(silu_avx2, silu8)
+MAP_UNARY(gelu_tanh_avx2, gelu_tanh8)
+MAP_UNARY(gelu_erf_avx2, gelu_erf8)
+
+static void swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+static void add_avx2(float *out, const float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) out[i] = a[i] + b[i];
+}
+static void mul_avx2(float *out, const float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    for (; i < n; i++) out[i] = a[i] * b[i];
+}
+
+static float dot_f32_avx2(int64_t n, const float *a, const float *b) {
+    return slm__dot_f32_avx2(n, a, b);
+}
+static float dot_f16_avx2(int64_t n, const float *a, const slm_f16 *b) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
+                              _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc);
+    float s = hsum8(acc);
+    for (; i < n; i++) s += a[i] * _cvtsh_ss(b[i]);
+    return s;
+}
+static void axpy_f32_avx2(int64_t n, float a, const float *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+static void axpy_f16_avx2(int64_t n, float a, const slm_f16 *x, float *y) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, v, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+
+const struct slm_ops slm__ops_avx2 = {
+    .rms_norm = rms_norm_avx2,
+    .layer_norm = layer_norm_avx2,
+    .softmax = softmax_avx2,
+    .silu = silu_avx2,
+    .gelu_tanh = gelu_tanh_avx2,
+    .gelu_erf = gelu_erf_avx2,
+    .swiglu = swiglu_avx2,
+    .add = add_avx2,
+    .mul = mul_avx2,
+    .dot_f32 = dot_f32_avx2,
+    .dot_f16 = dot_f16_avx2,
+    .axpy_f32 = axpy_f32_avx2,
+    .axpy_f16 = axpy_f16_avx2,
+};

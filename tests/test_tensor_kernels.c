@@ -1,0 +1,218 @@
+/* Tests of the compute kernels: CPU dispatch (SLM_CPU_LEVEL), every SIMD dot against the scalar
+ * reference at every level the machine has, the threaded matmul against single-threaded and
+ * reference results, and the other ops against double-precision references. */
+// ctest-labels: tsan
+#include "testutil.h"
+
+#include "tensor/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float rnd_uniform(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
+}
+static float rnd_normal(void) {
+    float s = 0;
+    for (int i = 0; i < 6; i++) s += rnd_uniform();
+    return (s - 3.0f) * 1.41421356f;
+}
+
+static const slm_type compute_types[] = {
+    SLM_TYPE_F32,  SLM_TYPE_F16,  SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q4_1,
+    SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K,
+};
+
+/* Error budget of a SIMD dot against the scalar reference: the integer block sums are exact, so
+ * only float summation order differs. Relative to sum |w_i x_i| of the dequantized operands. */
+#define DOT_REL_BUDGET 1e-6
+/* Threaded matmul versus the plain vec_dot loop: the same kernel computes every element. */
+#define MATMUL_BUDGET 0.0
+
+/* Must run first: the level is fixed at the first dispatch. */
+static void dispatch_env(void **state) {
+    (void)state;
+    setenv("SLM_CPU_LEVEL", "scalar", 1);
+    assert_int_equal(slm__cpu_level(), SLM_CPU_SCALAR);
+    unsetenv("SLM_CPU_LEVEL");
+    slm_cpu_level max = slm__cpu_level_detected();
+    printf("cpu level detected: %s\n", slm__cpu_level_name(max));
+    assert_int_equal(slm__cpu_level_set(SLM_CPU_LEVEL_COUNT - 1), max);
+    assert_int_equal(slm__cpu_level(), max);
+    assert_int_equal(slm__cpu_level_set(SLM_CPU_SCALAR), SLM_CPU_SCALAR);
+    struct slm_type_kernels k;
+    assert_true(slm__type_kernels(SLM_TYPE_Q4_K, SLM_CPU_LEVEL_COUNT, &k));
+    assert_ptr_equal(k.vec_dot, slm__dot_q4_k_scalar);
+    assert_int_equal(k.partner, SLM_TYPE_Q8_K);
+    assert_false(slm__type_kernels(SLM_TYPE_Q2_K, SLM_CPU_LEVEL_COUNT, &k));
+    assert_false(slm__type_kernels(SLM_TYPE_Q8_K, SLM_CPU_LEVEL_COUNT, &k));
+    assert_non_null(k.to_float);
+    slm__cpu_level_set(max);
+}
+
+/* w: n quantized weights of type t from random data; xq: activations in the partner format; mag:
+ * sum |w_i x_i| of the dequantized operands. */
+static double make_operands(slm_type t, int64_t n, void *w, void *xq) {
+    struct slm_type_kernels k;
+    assert_true(slm__type_kernels(t, SLM_CPU_SCALAR, &k));
+    struct slm_type_kernels pk;
+    slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+    float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+    float wscale = 0.02f + rnd_uniform(), xscale = 0.1f + 4 * rnd_uniform();
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = rnd_normal() * wscale;
+        b[i] = rnd_normal() * xscale;
+    }
+    k.from_float(a, w, n);
+    pk.from_float(b, xq, n);
+    k.to_float(w, a, n);
+    pk.to_float(xq, b, n);
+    double mag = 0;
+    for (int64_t i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+    free(a);
+    free(b);
+    return mag;
+}
+
+static void simd_dots_match_reference(void **state) {
+    (void)state;
+    const int64_t blocks[] = {1, 2, 3, 5, 7, 8, 9, 16, 31, 64, 129};
+    slm_cpu_level max = slm__cpu_level_detected();
+    for (size_t ti = 0; ti < SLM_ARRAY_LEN(compute_types); ti++) {
+        slm_type t = compute_types[ti];
+        /* plain float types: block size 1, so odd lengths too */
+        int64_t unit = slm_type_block_size(t) > 1 ? slm_type_block_size(t) : 17;
+        double worst[SLM_CPU_LEVEL_COUNT] = {0};
+        for (size_t bi = 0; bi < SLM_ARRAY_LEN(blocks); bi++) {
+            int64_t n = blocks[bi] * unit;
+            uint8_t *w = malloc((size_t)n * 4), *xq = malloc((size_t)n * 4 + 1024);
+            double mag = make_operands(t, n, w, xq);
+            float ref = slm__vec_dot_at(t, SLM_CPU_SCALAR)(n, w, xq);
+            for (int l = 1; l <= (int)max; l++) {
+                slm_vec_dot_fn f = slm__vec_dot_at(t, (slm_cpu_level)l);
+                if (!f) continue;
+                double err = fabs((double)f(n, w, xq) - ref) / (mag + 1e-30);
+                if (err > worst[l]) worst[l] = err;
+                if (err > DOT_REL_BUDGET)
+                    fail_msg("%s n=%lld level %s: relative error %.3g > %.1g", slm_type_name(t),
+                             (long long)n, slm__cpu_level_name((slm_cpu_level)l), err,
+                             DOT_REL_BUDGET);
+            }
+            free(w);
+            free(xq);
+        }
+        for (int l = 1; l <= (int)max; l++)
+            printf("dot %-5s %-6s max relative error %.2e (budget %.0e)%s\n", slm_type_name(t),
+                   slm__cpu_level_name((slm_cpu_level)l), worst[l], DOT_REL_BUDGET,
+                   slm__vec_dot_at(t, (slm_cpu_level)l) ? "" : " [inherits lower level]");
+    }
+}
+
+/* The scalar dot equals the dot of the dequantized operands up to float rounding. */
+static void reference_dot_matches_dequantized(void **state) {
+    (void)state;
+    for (size_t ti = 0; ti < SLM_ARRAY_LEN(compute_types); ti++) {
+        slm_type t = compute_types[ti];
+        int64_t n = 1024;
+        uint8_t *w = malloc((size_t)n * 4), *xq = malloc((size_t)n * 4 + 1024);
+        double mag = make_operands(t, n, w, xq);
+        struct slm_type_kernels k, pk;
+        slm__type_kernels(t, SLM_CPU_SCALAR, &k);
+        slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+        float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+        k.to_float(w, a, n);
+        pk.to_float(xq, b, n);
+        double exact = 0;
+        for (int64_t i = 0; i < n; i++) exact += (double)a[i] * b[i];
+        float got = k.vec_dot(n, w, xq);
+        /* Q8_1's s and the K types' d products are rounded once more than the plain dot */
+        assert_true(fabs(got - exact) <= 1e-4 * mag);
+        free(a);
+        free(b);
+        free(w);
+        free(xq);
+    }
+}
+
+static void matmul_threads_and_levels(void **state) {
+    (void)state;
+    slm_pool *pool = NULL;
+    TU_ASSERT_OK(slm_pool_create(2, &pool));
+    const int64_t rows_list[] = {1, 37, 130};
+    const int64_t n_list[] = {1, 3, 40};
+    slm_cpu_level max = slm__cpu_level_detected();
+    for (size_t ti = 0; ti < SLM_ARRAY_LEN(compute_types); ti++) {
+        slm_type t = compute_types[ti];
+        int64_t cols = slm_type_block_size(t) > 1 ? 2 * SLM_QK_K : 300;
+        for (size_t ri = 0; ri < SLM_ARRAY_LEN(rows_list); ri++) {
+            int64_t rows = rows_list[ri];
+            size_t wbytes = slm_type_block_bytes(t) * (size_t)(cols / slm_type_block_size(t));
+            float *wf = malloc((size_t)(rows * cols) * 4);
+            uint8_t *w = malloc(wbytes * (size_t)rows);
+            for (int64_t i = 0; i < rows * cols; i++) wf[i] = rnd_normal() * 0.05f;
+            TU_ASSERT_OK(slm_type_quantize(t, wf, w, rows * cols));
+            struct slm_weight wt = {.type = t, .rows = rows, .cols = cols, .data = w};
+            for (size_t ni = 0; ni < SLM_ARRAY_LEN(n_list); ni++) {
+                int64_t n = n_list[ni];
+                float *x = malloc((size_t)(n * cols) * 4);
+                for (int64_t i = 0; i < n * cols; i++) x[i] = rnd_normal();
+                size_t ss = slm__matmul_scratch_size(t, cols, n);
+                void *scratch = ss ? malloc(ss) : NULL;
+                float *y1 = malloc((size_t)(n * rows) * 4), *y2 = malloc((size_t)(n * rows) * 4);
+                float *yr = malloc((size_t)(n * rows) * 4);
+                for (int l = 0; l <= (int)max; l++) {
+                    slm__cpu_level_set((slm_cpu_level)l);
+                    slm__matmul(NULL, 1, &wt, x, n, y1, scratch);
+                    slm__matmul(pool, 2, &wt, x, n, y2, scratch);
+                    assert_memory_equal(y1, y2, (size_t)(n * rows) * 4);
+                    if (l == 0) memcpy(yr, y1, (size_t)(n * rows) * 4);
+                    /* against the scalar level: the dot budget, relative to row magnitudes */
+                    for (int64_t j = 0; j < n * rows; j++) {
+                        double tol = DOT_REL_BUDGET * (fabs(yr[j]) + 1.0) * sqrt((double)cols);
+                        if (fabs(y1[j] - yr[j]) > tol)
+                            fail_msg("%s level %d rows %lld n %lld: y[%lld] %g vs %g",
+                                     slm_type_name(t), l, (long long)rows, (long long)n,
+                                     (long long)j, y1[j], yr[j]);
+                    }
+                }
+                /* spot-check against an explicit vec_dot loop at the top level */
+                struct slm_type_kernels k;
+                slm__type_kernels(t, SLM_CPU_LEVEL_COUNT, &k);
+                const void *xq = k.partner == SLM_TYPE_F32 ? (const void *)x : scratch;
+                size_t xq_bytes = ss ? ss / (size_t)n : (size_t)cols * 4;
+                for (int64_t j = 0; j < n; j++) {
+                    float v = k.vec_dot(cols, w + (size_t)(rows - 1) * wbytes,
+                                        (const uint8_t *)xq + (size_t)j * xq_bytes);
+                    assert_true(fabs(v - y2[j * rows + rows - 1]) <= MATMUL_BUDGET);
+                }
+                free(x);
+                free(scratch);
+                free(y1);
+                free(y2);
+                free(yr);
+            }
+            free(wf);
+            free(w);
+        }
+    }
+    slm__cpu_level_set(max);
+    assert_int_equal(slm__matmul_scratch_size(SLM_TYPE_Q4_0, 33, 1), 0);
+    assert_int_equal(slm__matmul_scratch_size(SLM_TYPE_Q4_0, 64, 2), 2 * 2 * 34);
+    assert_int_equal(slm__matmul_scratch_size(SLM_TYPE_F32, 64, 2), 0);
+    slm_pool_free(pool);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(dispatch_env),
+        cmocka_unit_test(simd_dots_match_reference),
+        cmocka_unit_test(reference_dot_matches_dequantized),
+        cmocka_unit_test(matmul_threads_and_levels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

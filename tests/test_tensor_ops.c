@@ -1,0 +1,196 @@
+/* Tests of the non-matmul ops (norms, softmax, activations, RoPE, attention) at every dispatch
+ * level against straightforward double-precision references written here. */
+#include "testutil.h"
+
+#include "tensor/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+static float rnd_uniform(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
+}
+static float rnd_normal(void) {
+    float s = 0;
+    for (int i = 0; i < 6; i++) s += rnd_uniform();
+    return (s - 3.0f) * 1.41421356f;
+}
+
+/* Budgets: |got - want| <= OPS_REL * |want| + OPS_ABS. The vector exp is ~2e-7 relative and erf
+ * 1.5e-7 absolute; sums are float instead of double. */
+#define OPS_REL 2e-6
+#define OPS_ABS 1e-6
+/* Attention: softmax weights and the weighted sum over up to 100 keys. */
+#define ATTN_ABS 2e-5
+
+static const int64_t sizes[] = {1, 3, 7, 8, 9, 16, 31, 64, 100, 257, 1000};
+
+static void check(const char *op, int level, int64_t n, const float *got, const double *want,
+                  double abs_budget) {
+    for (int64_t i = 0; i < n; i++) {
+        double err = fabs(got[i] - want[i]);
+        if (err > OPS_REL * fabs(want[i]) + abs_budget)
+            fail_msg("%s level %s n=%lld: [%lld] = %.9g, want %.9g", op,
+                     slm__cpu_level_name((slm_cpu_level)level), (long long)n, (long long)i,
+                     got[i], want[i]);
+    }
+}
+
+static void elementwise_ops(void **state) {
+    (void)state;
+    slm_cpu_level max = slm__cpu_level_detected();
+    for (int l = 0; l <= (int)max; l++) {
+        slm__cpu_level_set((slm_cpu_level)l);
+        for (size_t si = 0; si < SLM_ARRAY_LEN(sizes); si++) {
+            int64_t n = sizes[si];
+            float *x = malloc(n * 4), *y = malloc(n * 4), *w = malloc(n * 4), *b = malloc(n * 4);
+            float *out = malloc(n * 4);
+            double *want = malloc(n * 8);
+            for (int64_t i = 0; i < n; i++) {
+                x[i] = rnd_normal() * 3;
+                y[i] = rnd_normal();
+                w[i] = rnd_normal();
+                b[i] = rnd_normal();
+            }
+            double ss = 0, s = 0;
+            for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i], s += x[i];
+            for (int64_t i = 0; i < n; i++) want[i] = x[i] / sqrt(ss / n + 1e-5) * w[i];
+            slm__rms_norm(out, x, w, n, 1e-5f);
+            check("rms_norm", l, n, out, want, OPS_ABS);
+            double mean = s / n, var = 0;
+            for (int64_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
+            for (int64_t i = 0; i < n; i++)
+                want[i] = (x[i] - mean) / sqrt(var / n + 1e-5) * w[i] + b[i];
+            slm__layer_norm(out, x, w, b, n, 1e-5f);
+            check("layer_norm", l, n, out, want, OPS_ABS);
+            double mx = -INFINITY, se = 0;
+            for (int64_t i = 0; i < n; i++) mx = fmax(mx, x[i]);
+            for (int64_t i = 0; i < n; i++) se += exp(x[i] - mx);
+            for (int64_t i = 0; i < n; i++) want[i] = exp(x[i] - mx) / se;
+            memcpy(out, x, n * 4);
+            slm__softmax(out, n);
+            check("softmax", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) want[i] = x[i] / (1 + exp(-(double)x[i]));
+            slm__silu(out, x, n);
+            check("silu", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) want[i] *= y[i];
+            slm__swiglu(out, x, y, n);
+            check("swiglu", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) {
+                double v = x[i];
+                want[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+            }
+            slm__gelu_tanh(out, x, n);
+            check("gelu_tanh", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) want[i] = 0.5 * x[i] * (1 + erf(x[i] / sqrt(2.0)));
+            slm__gelu_erf(out, x, n);
+            check("gelu_erf", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) want[i] = (double)x[i] + y[i];
+            slm__add(out, x, y, n);
+            check("add", l, n, out, want, OPS_ABS);
+            for (int64_t i = 0; i < n; i++) want[i] = (double)x[i] * y[i];
+            slm__mul(out, x, y, n);
+            check("mul", l, n, out, want, OPS_ABS);
+            /* in place */
+            memcpy(out, x, n * 4);
+            slm__add(out, out, y, n);
+            for (int64_t i = 0; i < n; i++) assert_true(out[i] == x[i] + y[i]);
+            free(x), free(y), free(w), free(b), free(out), free(want);
+        }
+    }
+    slm__cpu_level_set(max);
+}
+
+static void rope_modes(void **state) {
+    (void)state;
+    const int64_t n_head = 3, d = 16, n_rot = 12, pos = 1234;
+    float x[3 * 16], v[3 * 16];
+    for (int i = 0; i < 48; i++) x[i] = rnd_normal();
+    for (int neox = 0; neox <= 1; neox++) {
+        memcpy(v, x, sizeof v);
+        slm__rope(v, n_head, d, n_rot, pos, 10000.0f, 0.5f, neox);
+        for (int64_t h = 0; h < n_head; h++) {
+            for (int64_t i = 0; i < n_rot / 2; i++) {
+                double ang = pos * 0.5 * pow(10000.0, -2.0 * i / n_rot);
+                int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
+                double x0 = x[h * d + a], x1 = x[h * d + b];
+                assert_true(fabs(v[h * d + a] - (x0 * cos(ang) - x1 * sin(ang))) < 1e-5);
+                assert_true(fabs(v[h * d + b] - (x0 * sin(ang) + x1 * cos(ang))) < 1e-5);
+            }
+            /* dims past n_rot are untouched */
+            for (int64_t i = n_rot; i < d; i++) assert_true(v[h * d + i] == x[h * d + i]);
+        }
+    }
+    /* position 0 is the identity */
+    memcpy(v, x, sizeof v);
+    slm__rope(v, n_head, d, d, 0, 10000.0f, 1.0f, false);
+    assert_memory_equal(v, x, sizeof v);
+}
+
+static void attention_gqa_causal(void **state) {
+    (void)state;
+    const int64_t n_head = 4, n_kv = 2, d = 24, pos0 = 70, n_q = 5, n_pos = pos0 + n_q;
+    float *q = malloc(n_q * n_head * d * 4), *out = malloc(n_q * n_head * d * 4);
+    float *k = malloc(n_pos * n_kv * d * 4), *v = malloc(n_pos * n_kv * d * 4);
+    slm_f16 *k16 = malloc(n_pos * n_kv * d * 2), *v16 = malloc(n_pos * n_kv * d * 2);
+    float scratch[2][128];
+    for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = rnd_normal();
+    for (int64_t i = 0; i < n_pos * n_kv * d; i++) {
+        k16[i] = slm__f32_to_f16(rnd_normal());
+        v16[i] = slm__f32_to_f16(rnd_normal());
+        k[i] = slm__f16_to_f32(k16[i]); /* same values in both caches */
+        v[i] = slm__f16_to_f32(v16[i]);
+    }
+    double *want = malloc(n_q * n_head * d * 8);
+    double sc = 1.0 / sqrt((double)d), p[128];
+    for (int64_t i = 0; i < n_q; i++) {
+        for (int64_t h = 0; h < n_head; h++) {
+            int64_t kvh = h / (n_head / n_kv), nk = pos0 + i + 1;
+            double mx = -INFINITY, s = 0;
+            for (int64_t t = 0; t < nk; t++) {
+                double dot = 0;
+                for (int64_t e = 0; e < d; e++)
+                    dot += (double)q[(i * n_head + h) * d + e] * k[(t * n_kv + kvh) * d + e];
+                p[t] = dot * sc;
+                mx = fmax(mx, p[t]);
+            }
+            for (int64_t t = 0; t < nk; t++) s += (p[t] = exp(p[t] - mx));
+            for (int64_t e = 0; e < d; e++) {
+                double o = 0;
+                for (int64_t t = 0; t < nk; t++) o += p[t] / s * v[(t * n_kv + kvh) * d + e];
+                want[(i * n_head + h) * d + e] = o;
+            }
+        }
+    }
+    slm_cpu_level max = slm__cpu_level_detected();
+    for (int l = 0; l <= (int)max; l++) {
+        slm__cpu_level_set((slm_cpu_level)l);
+        for (int f16 = 0; f16 <= 1; f16++) {
+            struct slm_attn a = {.n_q = n_q, .n_head = n_head, .n_head_kv = n_kv, .head_dim = d,
+                                 .pos0 = pos0, .scale = (float)sc,
+                                 .kv_type = f16 ? SLM_TYPE_F16 : SLM_TYPE_F32,
+                                 .k = f16 ? (const void *)k16 : k, .v = f16 ? (const void *)v16 : v};
+            memset(out, 0, n_q * n_head * d * 4);
+            /* as two threads would split it */
+            slm__attention(&a, q, out, scratch[0], 0, 2);
+            slm__attention(&a, q, out, scratch[1], 1, 2);
+            check(f16 ? "attention f16" : "attention f32", l, n_q * n_head * d, out, want, ATTN_ABS);
+        }
+    }
+    slm__cpu_level_set(max);
+    free(q), free(out), free(k), free(v), free(k16), free(v16), free(want);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(elementwise_ops),
+        cmocka_unit_test(rope_modes),
+        cmocka_unit_test(attention_gqa_causal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

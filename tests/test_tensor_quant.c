@@ -1,0 +1,240 @@
+/* Tests of the tensor type conversions: half-float rounding, golden dequantization (bit for bit),
+ * byte-exact legacy quantization and K-quant RMSE against llama.cpp's files, and the
+ * quantize->dequantize error budget of every type on random data. */
+#include "testutil.h"
+
+#include "slm/gguf.h"
+#include "tensor/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Deterministic normal-ish numbers (sum of uniforms) so failures reproduce. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static float rnd_uniform(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
+}
+static float rnd_normal(void) {
+    float s = 0;
+    for (int i = 0; i < 6; i++) s += rnd_uniform();
+    return (s - 3.0f) * 1.41421356f;
+}
+
+static void f16_conversion(void **state) {
+    (void)state;
+    /* every finite half survives the round trip */
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; /* NaN payloads */
+        assert_int_equal(slm__f32_to_f16(slm__f16_to_f32((slm_f16)h)), h);
+    }
+    /* rounding matches the compiler's correctly rounded _Float16 conversion */
+    for (int i = 0; i < 200000; i++) {
+        float f = rnd_normal() * ldexpf(1.0f, (int)(rnd_uniform() * 44) - 28);
+        _Float16 ref = (_Float16)f;
+        uint16_t bits;
+        memcpy(&bits, &ref, 2);
+        assert_int_equal(slm__f32_to_f16(f), bits);
+    }
+    assert_int_equal(slm__f32_to_f16(1e6f), 0x7c00);
+    assert_int_equal(slm__f32_to_f16(-65520.0f), 0xfc00); /* halfway to 2^16 rounds up */
+    assert_int_equal(slm__f32_to_f16(65519.0f), 0x7bff);
+    assert_true((slm__f32_to_f16(NAN) & 0x7fff) > 0x7c00);
+    /* bf16: nearest even */
+    assert_int_equal(slm__f32_to_bf16(slm__f32_from_bits(0x3f808000u)), 0x3f80);
+    assert_int_equal(slm__f32_to_bf16(slm__f32_from_bits(0x3f818000u)), 0x3f82);
+    assert_int_equal(slm__f32_to_bf16(slm__f32_from_bits(0x3f808001u)), 0x3f81);
+}
+
+static void golden_dequant(void **state) {
+    (void)state;
+    char *index = tu_require_shared("golden/dequant/INDEX.json");
+    cJSON *j = tu_read_json(index);
+    assert_non_null(j);
+    cJSON *t;
+    int n_checked = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "tensors")) {
+        const char *model = cJSON_GetObjectItem(t, "model")->valuestring;
+        const char *name = cJSON_GetObjectItem(t, "tensor")->valuestring;
+        const char *file = cJSON_GetObjectItem(t, "file")->valuestring;
+        int64_t n = (int64_t)cJSON_GetObjectItem(t, "n_floats")->valuedouble;
+        char rel[512];
+        snprintf(rel, sizeof rel, "golden/dequant/%s", file);
+        char *ref_path = tu_require_shared(rel);
+        char *model_path = tu_require_shared(model);
+        size_t len = 0;
+        char *ref = tu_read_file(ref_path, &len);
+        assert_non_null(ref);
+        assert_int_equal(len, (size_t)n * 4);
+        slm_gguf *g = NULL;
+        TU_ASSERT_OK(slm_gguf_open(model_path, NULL, &g));
+        const struct slm_gguf_tensor *ti = slm_gguf_find_tensor(g, name);
+        assert_non_null(ti);
+        assert_int_equal(ti->n_elements, (uint64_t)n);
+        float *out = malloc((size_t)n * 4);
+        TU_ASSERT_OK(slm_type_dequantize(ti->type, ti->data, out, n));
+        if (memcmp(out, ref, (size_t)n * 4) != 0) {
+            int64_t k = 0;
+            while (memcmp(out + k, ref + 4 * k, 4) == 0) k++;
+            float r;
+            memcpy(&r, ref + 4 * k, 4);
+            fail_msg("%s %s: element %lld is %.9g, reference %.9g", model, name, (long long)k,
+                     out[k], r);
+        }
+        n_checked++;
+        free(out);
+        free(ref);
+        free(ref_path);
+        free(model_path);
+        slm_gguf_close(g);
+    }
+    printf("golden dequant: %d tensors bit-exact\n", n_checked);
+    assert_int_equal(n_checked, 22);
+    cJSON_Delete(j);
+    free(index);
+}
+
+/* Quantizes every tensor of `type` in synth-a-<name>.gguf from its F32 original. Returns the
+ * number compared; *exact counts byte-identical ones; sums the squared errors of ours and theirs. */
+static int requantize_model(slm_type type, int *exact, double *se_ours, double *se_ref,
+                            double *n_elems) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "models/synth/synth-a-%s.gguf", slm_type_name(type));
+    char *qpath = tu_require_shared(rel);
+    char *fpath = tu_require_shared("models/synth/synth-a-f32.gguf");
+    slm_gguf *gq = NULL, *gf = NULL;
+    TU_ASSERT_OK(slm_gguf_open(qpath, NULL, &gq));
+    TU_ASSERT_OK(slm_gguf_open(fpath, NULL, &gf));
+    int n = 0;
+    *exact = 0;
+    *se_ours = *se_ref = *n_elems = 0;
+    for (int64_t i = 0; i < slm_gguf_tensor_count(gq); i++) {
+        const struct slm_gguf_tensor *tq = slm_gguf_tensor(gq, i);
+        if (tq->type != type) continue;
+        const struct slm_gguf_tensor *tf = slm_gguf_find_tensor(gf, tq->name);
+        assert_non_null(tf);
+        assert_int_equal(tf->type, SLM_TYPE_F32);
+        assert_int_equal(tf->n_elements, tq->n_elements);
+        int64_t ne = (int64_t)tq->n_elements;
+        uint8_t *mine = malloc(tq->n_bytes);
+        float *a = malloc((size_t)ne * 4), *b = malloc((size_t)ne * 4);
+        TU_ASSERT_OK(slm_type_quantize(type, tf->data, mine, ne));
+        if (memcmp(mine, tq->data, tq->n_bytes) == 0) (*exact)++;
+        TU_ASSERT_OK(slm_type_dequantize(type, mine, a, ne));
+        TU_ASSERT_OK(slm_type_dequantize(type, tq->data, b, ne));
+        const float *x = tf->data;
+        for (int64_t k = 0; k < ne; k++) {
+            *se_ours += ((double)a[k] - x[k]) * ((double)a[k] - x[k]);
+            *se_ref += ((double)b[k] - x[k]) * ((double)b[k] - x[k]);
+        }
+        *n_elems += (double)ne;
+        n++;
+        free(mine);
+        free(a);
+        free(b);
+    }
+    slm_gguf_close(gq);
+    slm_gguf_close(gf);
+    free(qpath);
+    free(fpath);
+    return n;
+}
+
+static void quantize_legacy_exact(void **state) {
+    (void)state;
+    const slm_type types[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0,
+                              SLM_TYPE_Q5_1};
+    for (size_t i = 0; i < SLM_ARRAY_LEN(types); i++) {
+        int exact;
+        double so, sr, ne;
+        int n = requantize_model(types[i], &exact, &so, &sr, &ne);
+        printf("quantize %s: %d/%d tensors byte-identical with the reference file\n",
+               slm_type_name(types[i]), exact, n);
+        assert_true(n > 0);
+        assert_int_equal(exact, n);
+    }
+}
+
+/* Acceptance: K-quant RMSE at most 1% above the reference quantizer's. */
+#define K_RMSE_MAX_RATIO 1.01
+
+static void quantize_k_rmse(void **state) {
+    (void)state;
+    const slm_type types[] = {SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
+    for (size_t i = 0; i < SLM_ARRAY_LEN(types); i++) {
+        int exact;
+        double so, sr, ne;
+        int n = requantize_model(types[i], &exact, &so, &sr, &ne);
+        double ours = sqrt(so / ne), ref = sqrt(sr / ne);
+        printf("quantize %s: %d tensors, rmse %.6e vs reference %.6e (ratio %.5f, budget %.2f), "
+               "%d byte-identical\n",
+               slm_type_name(types[i]), n, ours, ref, ours / ref, K_RMSE_MAX_RATIO, exact);
+        assert_true(n > 0);
+        assert_true(ours <= ref * K_RMSE_MAX_RATIO);
+    }
+}
+
+/* Quantize->dequantize RMSE relative to the data's RMS, on unit normal data. */
+static const struct {
+    slm_type type;
+    double budget;
+} roundtrip_budgets[] = {
+    {SLM_TYPE_F32, 0.0},     {SLM_TYPE_F16, 0.0004},  {SLM_TYPE_BF16, 0.003},
+    {SLM_TYPE_Q8_0, 0.006},  {SLM_TYPE_Q8_1, 0.006},  {SLM_TYPE_Q8_K, 0.008},
+    {SLM_TYPE_Q4_0, 0.11},   {SLM_TYPE_Q4_1, 0.10},   {SLM_TYPE_Q5_0, 0.055},
+    {SLM_TYPE_Q5_1, 0.05},   {SLM_TYPE_Q4_K, 0.10},   {SLM_TYPE_Q5_K, 0.05},
+    {SLM_TYPE_Q6_K, 0.025},
+};
+
+static void roundtrip_error(void **state) {
+    (void)state;
+    const int64_t n = 256 * 64;
+    float *x = malloc(n * 4), *y = malloc(n * 4);
+    uint8_t *q = malloc(n * 4);
+    for (int64_t i = 0; i < n; i++) x[i] = rnd_normal();
+    /* a constant block and an all-zero block must survive too */
+    for (int i = 0; i < 256; i++) x[i] = 0.0f;
+    for (int i = 256; i < 512; i++) x[i] = 0.25f;
+    for (size_t t = 0; t < SLM_ARRAY_LEN(roundtrip_budgets); t++) {
+        slm_type type = roundtrip_budgets[t].type;
+        TU_ASSERT_OK(slm_type_quantize(type, x, q, n));
+        TU_ASSERT_OK(slm_type_dequantize(type, q, y, n));
+        double se = 0, ss = 0;
+        for (int64_t i = 0; i < n; i++) {
+            se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+            ss += (double)x[i] * x[i];
+        }
+        double rel = sqrt(se / ss);
+        printf("roundtrip %-5s relative rmse %.5f (budget %.4f)\n", slm_type_name(type), rel,
+               roundtrip_budgets[t].budget);
+        assert_true(rel <= roundtrip_budgets[t].budget);
+        for (int i = 0; i < 256; i++) assert_true(y[i] == 0.0f);
+        for (int i = 256; i < 512; i++) assert_true(fabsf(y[i] - 0.25f) <= 0.25f * 0.01f);
+    }
+    free(x);
+    free(y);
+    free(q);
+}
+
+static void api_errors(void **state) {
+    (void)state;
+    float f[32] = {0};
+    uint8_t buf[64];
+    assert_int_equal(slm_type_quantize(SLM_TYPE_Q4_0, f, buf, 31), SLM_E_INVALID_ARG);
+    assert_int_equal(slm_type_quantize(SLM_TYPE_IQ2_XS, f, buf, 256), SLM_E_UNSUPPORTED);
+    assert_int_equal(slm_type_dequantize(SLM_TYPE_Q2_K, buf, f, 256), SLM_E_UNSUPPORTED);
+    assert_int_equal(slm_type_dequantize((slm_type)4, buf, f, 32), SLM_E_UNSUPPORTED);
+    TU_ASSERT_OK(slm_type_dequantize(SLM_TYPE_Q8_0, buf, f, 0));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(f16_conversion),        cmocka_unit_test(golden_dequant),
+        cmocka_unit_test(quantize_legacy_exact), cmocka_unit_test(quantize_k_rmse),
+        cmocka_unit_test(roundtrip_error),       cmocka_unit_test(api_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -4,10 +4,44 @@
 
 #include "slm/core.h"
 #include "slm/gguf.h"
+#include "slm/model.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- sessions --------------------------------------------------------------------------------
+ * A session is one conversation's state over a loaded model: its KV cache and activation buffers,
+ * all allocated at creation (nothing is allocated per token). Several sessions may share one
+ * model; one session is used by one thread at a time. */
+typedef struct slm_session slm_session;
+
+struct slm_session_params {
+    uint32_t n_ctx;     /* context length; 0 = the model's training context */
+    uint32_t n_batch;   /* tokens per forward pass; default 512 (capped at n_ctx) */
+    slm_kv_type kv_type; /* default F16 */
+    int n_threads;      /* 0 = every CPU; ignored when pool is given */
+    bool logits_all;    /* keep logits of every evaluated position (slm logits), not just the last */
+    slm_pool *pool;     /* borrowed; NULL = the session starts its own of n_threads */
+};
+struct slm_session_params slm_session_default_params(void);
+
+/* The model is borrowed and must outlive the session. */
+slm_status slm_session_create(const slm_model *m, const struct slm_session_params *params,
+                              slm_session **out);
+void slm_session_free(slm_session *s); /* accepts NULL */
+/* Appends tokens to the context and runs them, n_batch at a time. *logits (borrowed, valid until
+ * the next call) gets the last token's n_vocab logits, or with logits_all n rows of them (then n
+ * must be <= n_batch). SLM_E_INVALID_INPUT for a token outside the vocabulary, SLM_E_CONTEXT_FULL
+ * when the context would overflow (nothing is evaluated then). */
+slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, const float **logits);
+/* Tokens in the context so far. */
+uint32_t slm_session_n_past(const slm_session *s);
+uint32_t slm_session_n_ctx(const slm_session *s);
+/* Forgets everything after the first n_past tokens (n_past <= current), e.g. to reuse a prompt. */
+slm_status slm_session_rewind(slm_session *s, uint32_t n_past);
+/* Bytes this session allocated: KV cache plus activation buffers. */
+uint64_t slm_session_bytes(const slm_session *s);
 
 /* ---- sampling ------------------------------------------------------------------------------
  * The chain, in order: repetition / frequency / presence penalties over the last

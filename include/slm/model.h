@@ -84,6 +84,26 @@ struct slm_footprint {
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out);
 
+/* ---- loaded models ---------------------------------------------------------------------- */
+
+/* A model ready to run: its GGUF file mapped read-only, hyper-parameters validated, every weight
+ * bound by role. Weights are shared by every session created on it. */
+typedef struct slm_model slm_model;
+
+struct slm_model_params {
+    bool prefault; /* read every weight page at load so the first request does not fault them in */
+};
+struct slm_model_params slm_model_default_params(void);
+
+/* *out is NULL on failure; SLM_E_NOT_FOUND / SLM_E_IO for the file, SLM_E_INVALID_MODEL for a
+ * malformed one, SLM_E_UNSUPPORTED for an architecture or tensor type slm cannot run. */
+slm_status slm_model_load(const char *path, const struct slm_model_params *params,
+                          slm_model **out);
+void slm_model_free(slm_model *m); /* accepts NULL; no session may still use it */
+/* Borrowed, valid until slm_model_free. */
+const struct slm_model_hparams *slm_model_get_hparams(const slm_model *m);
+const slm_gguf *slm_model_get_gguf(const slm_model *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 
 #include "core/internal.h"
 #include "slm/model.h"
+#include "tensor/internal.h"
 
 /* Every weight any architecture has. Per-layer roles come after SLM_ROLE_FIRST_LAYER. */
 typedef enum slm_role {
@@ -74,5 +75,56 @@ extern const struct slm_arch_info slm__archs[SLM_ARCH_COUNT];
 
 /* The tensor for a role (layer ignored for global roles); NULL if absent. */
 const struct slm_gguf_tensor *slm__model_tensor(const slm_gguf *g, slm_role role, uint32_t layer);
+
+/* A bound weight: a matrix view for the kernels, or an F32 vector. Absent roles have data NULL. */
+struct slm__bound {
+    struct slm_weight w; /* w.rows = ne[1], w.cols = ne[0] */
+    const float *vec;    /* for 1-D roles */
+};
+
+struct slm_model {
+    slm_gguf *gguf;
+    struct slm_model_hparams h;
+    const struct slm_arch_info *arch;
+    struct slm__bound global[SLM_ROLE_FIRST_LAYER];
+    struct slm__bound (*layers)[SLM_ROLE_COUNT]; /* [n_layer][role] (global roles unused) */
+    const struct slm_weight *output;             /* output.weight, or the token embedding */
+    size_t max_matmul_cols;                      /* widest matrix, for scratch sizing */
+};
+
+/* KV cache of one session: per layer, K and V rows [n_ctx][n_head_kv][head_dim] in `type`. */
+struct slm__kv {
+    slm_type type;
+    int64_t n_ctx;
+    void **k, **v;
+};
+
+/* Activation buffers of one session for up to n_batch tokens, sized at creation. */
+struct slm__fwd {
+    int64_t n_batch;
+    bool logits_all;
+    float *x, *xb, *xb2; /* [n_batch][n_embd] */
+    float *q, *att;      /* [n_batch][n_head * head_dim] */
+    float *k, *v;        /* [n_batch][n_head_kv * head_dim] */
+    float *g, *u;        /* [n_batch][n_ff] */
+    float *logits;       /* [logits_all ? n_batch : 1][n_vocab] */
+    float *attn_scratch; /* [nth][n_ctx] */
+    void *mm_scratch;
+    size_t mm_scratch_bytes;
+    int nth;
+};
+
+/* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates). */
+uint64_t slm__fwd_bytes(const slm_model *m, int64_t n_batch, int64_t n_ctx, int nth,
+                        bool logits_all);
+slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
+                         int nth, bool logits_all);
+void slm__fwd_free(struct slm__fwd *f);
+
+/* Runs tokens[0..n) (n <= n_batch) at positions pos0.. through a decoder, writing their K/V into
+ * the cache, and leaves logits in f->logits: every position's if logits_all, else the last's.
+ * Tokens are validated by the caller; pos0 + n <= kv->n_ctx. */
+void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fwd *f,
+                          slm_pool *pool, const int32_t *tokens, int64_t n, int64_t pos0);
 
 #endif

@@ -172,6 +172,10 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
             scratch[t] = s * a->scale;
         }
         ops->softmax(scratch, n_keys);
+        /* F16 values meet F16 weights, as in the reference: keeps quantized models' next-layer
+         * activation rounding identical to it. */
+        if (f16)
+            for (int64_t t = 0; t < n_keys; t++) scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
         memset(o, 0, (size_t)d * sizeof(float));
         for (int64_t t = 0; t < n_keys; t++) {
             int64_t off = t * kv_row + kvh * d;

@@ -144,10 +144,6 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
                       h->rope_freq_base, h->rope_freq_scale, neox);
         }
         store_kv(kv, l, f->k, f->v, n, pos0, KV);
-        /* With an F16 cache the queries meet F16 keys: round them to F16 as well, as the
-         * reference does, so scores do not mix precisions. */
-        if (kv->type == SLM_TYPE_F16)
-            for (int64_t i = 0; i < n * Q; i++) f->q[i] = slm__f16_to_f32(slm__f32_to_f16(f->q[i]));
         struct slm_attn a = attn_base;
         a.k = kv->k[l];
         a.v = kv->v[l];

@@ -160,11 +160,17 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
     const int64_t d = a->head_dim, group = a->n_head / a->n_head_kv;
     const int64_t kv_row = a->n_head_kv * d; /* elements per cache position */
     const bool f16 = a->kv_type == SLM_TYPE_F16;
+    SLM_ASSERT(d <= SLM_ATTN_MAX_HEAD_DIM);
     for (int64_t p = ith; p < a->n_q * a->n_head; p += nth) {
         int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group;
         int64_t n_keys = a->pos0 + i + 1;
         const float *qv = q + p * d;
         float *o = out + p * d;
+        float q16[SLM_ATTN_MAX_HEAD_DIM];
+        if (f16) { /* F16 keys meet F16 queries, as in the reference */
+            for (int64_t e = 0; e < d; e++) q16[e] = slm__f16_to_f32(slm__f32_to_f16(qv[e]));
+            qv = q16;
+        }
         for (int64_t t = 0; t < n_keys; t++) {
             int64_t off = t * kv_row + kvh * d;
             float s = f16 ? ops->dot_f16(d, qv, (const slm_f16 *)a->k + off)
@@ -172,8 +178,7 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
             scratch[t] = s * a->scale;
         }
         ops->softmax(scratch, n_keys);
-        /* F16 values meet F16 weights, as in the reference: keeps quantized models' next-layer
-         * activation rounding identical to it. */
+        /* and F16 values meet F16 weights */
         if (f16)
             for (int64_t t = 0; t < n_keys; t++) scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
         memset(o, 0, (size_t)d * sizeof(float));

@@ -46,5 +46,6 @@ int cli_exit_code(slm_status st);
 void cli_print_json(cJSON *doc);
 
 int cmd_show(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -6,6 +6,8 @@
 
 static const struct cli_command commands[] = {
     {"show", cmd_show, "show MODEL [--tensors] [--json]: architecture, parameters, tensor types, sizes"},
+    {"tokenize", cmd_tokenize,
+     "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };
 
 static void usage(FILE *f) {

@@ -5,6 +5,7 @@
 #include "slm/core.h"
 #include "slm/gguf.h"
 #include "slm/model.h"
+#include "slm/tokenizer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -126,6 +127,48 @@ slm_status slm_stop_matcher_feed(slm_stop_matcher *m, const char *piece, size_t 
                                  const char **emit, size_t *emit_len, bool *stopped);
 /* At the end of generation: the held-back text that never became a stop string. */
 slm_status slm_stop_matcher_flush(slm_stop_matcher *m, const char **emit, size_t *emit_len);
+
+/* ---- generation ------------------------------------------------------------------------------
+ * The token loop: evaluate a prompt on a session, then sample, stream and evaluate one token at a
+ * time until end of generation, a stop string, max_tokens, the context's end or the callback. */
+typedef enum slm_stop_reason {
+    SLM_STOP_EOG = 0,    /* the model ended its turn (EOS, <|im_end|>, <|eot_id|>, ...) */
+    SLM_STOP_STRING,     /* a stop string appeared */
+    SLM_STOP_LENGTH,     /* max_tokens generated */
+    SLM_STOP_CONTEXT,    /* the context window is full */
+    SLM_STOP_CALLBACK,   /* the token callback asked to stop */
+} slm_stop_reason;
+const char *slm_stop_reason_name(slm_stop_reason r); /* "eos", "stop", "length", ... */
+
+struct slm_generate_params {
+    int32_t max_tokens;          /* default 128; -1 = until the context is full */
+    bool ignore_eos;             /* keep going past end-of-generation tokens */
+    const char *const *stops;    /* borrowed for the call */
+    size_t n_stops;
+    struct slm_sampler_params sampling;
+};
+struct slm_generate_params slm_generate_default_params(void);
+
+/* Called once per generated token with the text that became safe to show (may be empty while a
+ * stop string or a UTF-8 sequence is pending), and at the end with token -1 for text that was
+ * held back until then. text is borrowed for the call. Return false to stop. */
+typedef bool (*slm_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+struct slm_generate_result {
+    int32_t *ids;   /* generated tokens (transferred; slm_free) */
+    size_t n_ids;
+    char *text;     /* generated text without the stop string (transferred; slm_free) */
+    size_t text_len;
+    slm_stop_reason stop;
+    uint64_t prompt_ns, gen_ns; /* time evaluating the prompt / generating */
+};
+
+/* Appends prompt[0..n_prompt) to the session's context (the caller rewinds it for a fresh start)
+ * and generates. on_token may be NULL. On failure *out holds nothing to free. */
+slm_status slm_generate(slm_session *s, const slm_tokenizer *t, const int32_t *prompt,
+                        size_t n_prompt, const struct slm_generate_params *params,
+                        slm_token_fn on_token, void *user, struct slm_generate_result *out);
+void slm_generate_result_clear(struct slm_generate_result *r);
 
 #ifdef __cplusplus
 }

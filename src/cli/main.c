@@ -6,6 +6,12 @@
 
 static const struct cli_command commands[] = {
     {"show", cmd_show, "show MODEL [--tensors] [--json]: architecture, parameters, tensor types, sizes"},
+    {"run", cmd_run,
+     "run MODEL [PROMPT] [--chat] [--system S] [--max-tokens N] [--temperature T] [--top-k K]\n"
+     "      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--ignore-eos]\n"
+     "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
+    {"logits", cmd_logits,
+     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

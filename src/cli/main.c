@@ -12,6 +12,9 @@ static const struct cli_command commands[] = {
      "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
     {"logits", cmd_logits,
      "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
+    {"bench", cmd_bench,
+     "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
+     "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

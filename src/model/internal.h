@@ -114,9 +114,10 @@ struct slm__fwd {
     int nth;
 };
 
-/* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates). */
-uint64_t slm__fwd_bytes(const slm_model *m, int64_t n_batch, int64_t n_ctx, int nth,
-                        bool logits_all);
+/* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates), from
+ * the header alone: the footprint estimate and the session agree by construction. */
+uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_batch,
+                        int64_t n_ctx, int nth, bool logits_all);
 slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
                          int nth, bool logits_all);
 void slm__fwd_free(struct slm__fwd *f);

@@ -118,22 +118,86 @@ float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
 #define NO_MIN(k) ((void)0)
 #define ADD_MIN(k) (mins += h2f(a[k].m) * h2f(b[k].s))
 
+/* The f16 d at offset 0 of four consecutive blocks of `stride` bytes (a multiple of 2, at most
+ * 42), widened to floats as [d0 x8 | d1 x8] and [d2 x8 | d3 x8]: one or two loads and a word
+ * permute instead of four scalar conversions. Reads min(4 * stride, 128) bytes at p (rounded to
+ * whole 64-byte loads), so the four blocks must span at least that. */
+static const uint16_t scale_idx[2][32] = {
+    /* stride 18 (Q4_0) */
+    {0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 18, 18, 18, 18, 18, 18, 18, 18,
+     27, 27, 27, 27, 27, 27, 27, 27},
+    /* stride 34 (Q8_0) */
+    {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17, 34, 34, 34, 34, 34, 34, 34, 34,
+     51, 51, 51, 51, 51, 51, 51, 51},
+};
+static inline void scales4_q4(const void *p, __m512 *s01, __m512 *s23) {
+    __m512i v = _mm512_permutexvar_epi16(_mm512_loadu_si512(scale_idx[0]), _mm512_loadu_si512(p));
+    *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
+    *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+}
+static inline void scales4_q8(const void *p, __m512 *s01, __m512 *s23) {
+    __m512i v = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), _mm512_loadu_si512(scale_idx[1]),
+                                          _mm512_loadu_si512((const uint8_t *)p + 64));
+    *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
+    *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+}
+static_assert(sizeof(slm_block_q4_0) * 4 >= 64 && sizeof(slm_block_q8_0) * 4 >= 128,
+              "scales4 reads stay within four blocks");
+
 float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
-    LEGACY_DOT(slm_block_q8_0, slm_block_q8_0,
-               dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs)),
-               dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
-                        lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
-               NO_MIN);
+    const slm_block_q8_0 *a = w, *b = x;
+    int64_t nb = n / SLM_QK, i = 0;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (; i + 4 <= nb; i += 4) {
+        __m512 w01, w23, x01, x23;
+        scales4_q8(&a[i], &w01, &w23);
+        scales4_q8(&b[i], &x01, &x23);
+        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
+        __m512i p01 = dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
+        __m512i p23 = dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
+        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
+        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
+    }
+    for (; i < nb; i++) {
+        __m512i p = dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
+                             lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)));
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+/* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
+static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
+    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                        _mm_loadu_si128((const __m128i *)q1), 1);
+    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
+    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
+    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
 }
 
 float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
+    const slm_block_q4_0 *a = w;
+    const slm_block_q8_0 *b = x;
     const __m512i eight = _mm512_set1_epi8(8);
-    LEGACY_DOT(slm_block_q4_0, slm_block_q8_0,
-               dot_off(join(nibbles32(a[i].qs), nibbles32(a[i + 1].qs)),
-                       load2x32(b[i].qs, b[i + 1].qs), eight),
-               dot_off(lo_only(nibbles32(a[i].qs)),
-                       lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight),
-               NO_MIN);
+    int64_t nb = n / SLM_QK, i = 0;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    for (; i + 4 <= nb; i += 4) {
+        __m512 w01, w23, x01, x23;
+        scales4_q4(&a[i], &w01, &w23);
+        scales4_q8(&b[i], &x01, &x23);
+        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
+        __m512i p01 = dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
+        __m512i p23 =
+            dot_off(nibbles_pair(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs), eight);
+        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
+        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
+    }
+    for (; i < nb; i++) {
+        __m512i p = dot_off(lo_only(nibbles32(a[i].qs)),
+                            lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight);
+        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
 float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
@@ -267,4 +331,87 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
         offs += d * (float)(32 * off);
     }
     return _mm512_reduce_add_ps(acc) - offs;
+}
+
+/* ---- four weight rows against one activation row ----
+ * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
+ * activation (its loads, scales and the offset correction) is done once for four rows. */
+
+/* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * sum(y) excess is
+ * subtracted by starting each row's VNNI accumulation from its negation. */
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    const slm_block_q8_0 *b = x;
+    const uint8_t *wr = w;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    int64_t nb = n / SLM_QK, i = 0;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (; i + 4 <= nb; i += 4) {
+        __m512 x01, x23;
+        scales4_q8(&b[i], &x01, &x23);
+        __m512i y01 = load2x32(b[i].qs, b[i + 1].qs), y23 = load2x32(b[i + 2].qs, b[i + 3].qs);
+        __m512i z01 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y01));
+        __m512i z23 = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y23));
+        for (int r = 0; r < 4; r++) {
+            const slm_block_q8_0 *a = (const slm_block_q8_0 *)(wr + r * stride) + i;
+            __m512 w01, w23;
+            scales4_q8(a, &w01, &w23);
+            __m512i p01 = _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
+            __m512i p23 = _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(p01), acc[r]);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(p23), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        float s = _mm512_reduce_add_ps(acc[r]);
+        if (i < nb) s += slm__dot_q8_0_avx512(n - i * SLM_QK, (const slm_block_q8_0 *)(wr + r * stride) + i, b + i);
+        out[r] = s;
+    }
+}
+
+/* Q4_0: four blocks per step as [low nibbles of blocks 0..3 | ...] against the matching 16-byte
+ * halves of the activation blocks; the -8 offset again enters as the accumulator's start. */
+static const uint16_t scale_idx4[2][32] = {
+    /* weights, stride 18: d of block k in lanes 4k..4k+3 */
+    {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27},
+    /* activations, stride 34 */
+    {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51},
+};
+
+static inline __m512i load4x16(const void *p0, const void *p1, const void *p2, const void *p3) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p0));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p1), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p2), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p3), 3);
+}
+
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    const slm_block_q8_0 *b = x;
+    const uint8_t *wr = w;
+    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
+    const __m512i iw = _mm512_loadu_si512(scale_idx4[0]), ix = _mm512_loadu_si512(scale_idx4[1]);
+    int64_t nb = n / SLM_QK, i = 0;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (; i + 4 <= nb; i += 4) {
+        __m512 xs = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(
+            _mm512_loadu_si512(&b[i]), ix, _mm512_loadu_si512((const uint8_t *)&b[i] + 64))));
+        __m512i ylo = load4x16(b[i].qs, b[i + 1].qs, b[i + 2].qs, b[i + 3].qs);
+        __m512i yhi = load4x16(b[i].qs + 16, b[i + 1].qs + 16, b[i + 2].qs + 16, b[i + 3].qs + 16);
+        __m512i z = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, ylo);
+        z = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(z, eight, yhi));
+        for (int r = 0; r < 4; r++) {
+            const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
+            __m512 ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(iw, _mm512_loadu_si512(a))));
+            __m512i q = load4x16(a[0].qs, a[1].qs, a[2].qs, a[3].qs);
+            __m512i p = _mm512_dpbusd_epi32(z, _mm512_and_si512(q, low4), ylo);
+            p = _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), yhi);
+            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(ws, xs), _mm512_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        float s = _mm512_reduce_add_ps(acc[r]);
+        if (i < nb) s += slm__dot_q4_0_avx512(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i, b + i);
+        out[r] = s;
+    }
 }

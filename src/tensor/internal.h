@@ -118,6 +118,9 @@ typedef void (*slm_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*slm_from_float_fn)(const float *src, void *dst, int64_t n);
 /* Dot of a weight row with an activation row already in the weight type's partner format. */
 typedef float (*slm_vec_dot_fn)(int64_t n, const void *w, const void *x);
+/* Four weight rows (w, w + stride, ...) against one activation row: out[0..3]. Optional per type
+ * and level; shares the activation-side work between the rows. */
+typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
@@ -140,12 +143,14 @@ struct slm_type_kernels {
     slm_to_float_fn to_float;    /* NULL: cannot be dequantized */
     slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
     slm_vec_dot_fn vec_dot;      /* for the requested level (best available at or below it) */
+    slm_vec_dot4_fn vec_dot4;    /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL). */
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out);
-/* Raw table access for tests: the vec_dot written for exactly this level, NULL if none. */
+/* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
+slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
 
 /* Scalar reference kernels (quant.c, dot.c). */
 #define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
@@ -182,6 +187,8 @@ SLM__VEC_DOT_DECLS(scalar)
 SLM__VEC_DOT_DECLS(avx2)
 SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 /* ---- matrix multiply ---- */
 
@@ -259,6 +266,13 @@ struct slm_ops {
     void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a * x */
     void (*axpy_f16)(int64_t n, float a, const slm_f16 *x, float *y);
 };
+/* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
+ * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest
+ * loads of the active level. */
+uint64_t slm__mem_read(const void *p, size_t bytes);
+uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
+uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
+
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);
 extern const struct slm_ops slm__ops_avx2;

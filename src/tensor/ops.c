@@ -182,3 +182,18 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
         }
     }
 }
+
+static uint64_t mem_read_ref(const void *p, size_t bytes) {
+    const uint64_t *q = p;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < bytes / 8; i += 4) a += q[i], b += q[i + 1], c += q[i + 2], d += q[i + 3];
+    return a + b + c + d;
+}
+
+uint64_t slm__mem_read(const void *p, size_t bytes) {
+    switch (slm__cpu_level()) {
+    case SLM_CPU_AVX512: return slm__mem_read_avx512(p, bytes);
+    case SLM_CPU_AVX2: return slm__mem_read_avx2(p, bytes);
+    default: return mem_read_ref(p, bytes);
+    }
+}

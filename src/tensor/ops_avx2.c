@@ -211,6 +211,21 @@ static void axpy_f16_avx2(int64_t n, float a, const slm_f16 *x, float *y) {
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
 }
 
+uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
+    const __m256i *q = p;
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i < bytes / 32; i += 4) {
+        a = _mm256_add_epi64(a, _mm256_load_si256(q + i));
+        b = _mm256_add_epi64(b, _mm256_load_si256(q + i + 1));
+        c = _mm256_add_epi64(c, _mm256_load_si256(q + i + 2));
+        d = _mm256_add_epi64(d, _mm256_load_si256(q + i + 3));
+    }
+    __m256i s = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    uint64_t out[4];
+    _mm256_storeu_si256((__m256i *)out, s);
+    return out[0] + out[1] + out[2] + out[3];
+}
+
 const struct slm_ops slm__ops_avx2 = {
     .rms_norm = rms_norm_avx2,
     .layer_norm = layer_norm_avx2,

@@ -230,36 +230,47 @@ float slm__dot_q5_1_avx512(int64_t n, const void *w, const void *x) {
 #undef Q5
 }
 
-static inline void k_scales(const uint8_t *q, int sc[8], int mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        mn[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 0xf) | ((q[j] >> 6) << 4);
-        mn[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
+/* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block as 16 int32 lanes [sc0..sc7 | m0..m7],
+ * unpacked with word arithmetic (see k_scale_min in quant.c for the layout). */
+static inline __m512i k_scales_mins(const uint8_t *q) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, q, 4);
+    memcpy(&w1, q + 4, 4);
+    memcpy(&w2, q + 8, 4);
+    uint32_t s_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
+    uint32_t s_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
+    uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
+    return _mm512_cvtepu8_epi32(_mm_setr_epi32((int)s_lo, (int)s_hi, (int)m_lo, (int)m_hi));
 }
 
 /* Q4_K/Q5_K: each 32-byte chunk of qs holds groups 2j (low nibbles) and 2j+1 (high), whose
- * activations are the 64 contiguous bytes at 64j: one 512-bit step per pair of groups. */
-static float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool five) {
+ * activations are the 64 contiguous bytes at 64j: one 512-bit step per pair of groups. The min
+ * term sum_g m_g * sum(y_g) comes from the activation's bsums, vectorised. */
+static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
     const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
+    const __m512i pair_idx[4] = {
+        _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+        _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
+        _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
+        _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6),
+    };
     __m512 acc = _mm512_setzero_ps();
-    float mins = 0;
+    __m256 acc_min = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
-        float d, dmin;
+        const slm_f16 *dd;
         if (five) {
             const slm_block_q5_k *a = (const slm_block_q5_k *)w + i;
-            scales = a->scales, qs = a->qs, qh = a->qh;
-            d = h2f(a->d), dmin = h2f(a->dmin);
+            scales = a->scales, qs = a->qs, qh = a->qh, dd = &a->d;
         } else {
             const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
-            scales = a->scales, qs = a->qs;
-            d = h2f(a->d), dmin = h2f(a->dmin);
+            scales = a->scales, qs = a->qs, dd = &a->d;
         }
-        int sc[8], mn[8];
-        k_scales(scales, sc, mn);
+        uint32_t d2;
+        memcpy(&d2, dd, 4); /* d and dmin, adjacent */
+        __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2)), _mm_set1_ps(b[i].d));
+        __m512i sm = k_scales_mins(scales);
         __m512i hb = _mm512_setzero_si512();
         if (qh) {
             __m256i h = _mm256_loadu_si256((const __m256i *)qh);
@@ -273,17 +284,20 @@ static float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool fiv
                 __m512i h = _mm512_and_si512(_mm512_srli_epi16(hb, 2 * j), one);
                 v = _mm512_or_si512(v, _mm512_slli_epi16(h, 4));
             }
-            __m512i y = _mm512_loadu_si512(b[i].qs + 64 * j);
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
-            __m512i s = join(_mm256_set1_epi32(sc[2 * j]), _mm256_set1_epi32(sc[2 * j + 1]));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, s));
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(b[i].qs + 64 * j));
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(pair_idx[j], sm)));
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
-        int m = 0;
-        for (int g = 0; g < 8; g++) m += mn[g] * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
-        mins += dmin * b[i].d * (float)m;
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), _mm512_cvtepi32_ps(sumi), acc);
+        /* pairwise sums of the 16 bsums = per-group activation sums */
+        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums), _mm256_set1_epi16(1));
+        __m256i mins = _mm256_mullo_epi32(_mm512_extracti64x4_epi64(sm, 1), ys);
+        acc_min = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), _mm256_cvtepi32_ps(mins), acc_min);
     }
-    return _mm512_reduce_add_ps(acc) - mins;
+    __m256 m = acc_min;
+    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
+    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4);
 }
 
 float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x) {
@@ -294,20 +308,26 @@ float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x) {
 }
 
 /* Q6_K: per half, [q0|q1] and [q2|q3] each meet 64 contiguous activation bytes; the 16-element
- * group scales are widened to one int32 per 16 bytes. */
+ * group scales are widened to one int32 per 16 bytes. The stored values are q + 32: the excess
+ * 32 * sum_g sc_g * sum(y_g) is taken off with one madd over the bsums. */
 float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
     const slm_block_q6_k *a = w;
     const slm_block_q8_k *b = x;
     const __m512i low4 = _mm512_set1_epi8(0x0f), three = _mm512_set1_epi8(3);
-    /* lane k of a 128-bit group index: 16 int32 lanes, 4 per 16-byte group */
-    const __m512i grp = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    const __m512i idx[4] = {
+        _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+        _mm512_set_epi32(7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4),
+        _mm512_set_epi32(11, 11, 11, 11, 10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8),
+        _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12),
+    };
     __m512 acc = _mm512_setzero_ps();
-    float offs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        __m512i sumi = _mm512_setzero_si512();
         const uint8_t *ql = a[i].ql, *qh = a[i].qh;
-        const int8_t *sc = a[i].scales, *y = b[i].qs;
-        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)sc));
+        const int8_t *y = b[i].qs;
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)a[i].scales);
+        __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
+        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)b[i].bsums));
+        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
             __m512i l = _mm512_loadu_si512(ql);
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
@@ -319,18 +339,12 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), three), 4));
             __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512(y));
             __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
-            __m512i s01 = _mm512_permutexvar_epi32(_mm512_add_epi32(grp, _mm512_set1_epi32(8 * h)), sc32);
-            __m512i s23 = _mm512_permutexvar_epi32(_mm512_add_epi32(grp, _mm512_set1_epi32(8 * h + 4)), sc32);
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p01, s01));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p23, s23));
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p01, _mm512_permutexvar_epi32(idx[2 * h], sc32)));
+            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p23, _mm512_permutexvar_epi32(idx[2 * h + 1], sc32)));
         }
-        int off = 0;
-        for (int g = 0; g < 16; g++) off += a[i].scales[g] * b[i].bsums[g];
-        float d = h2f(a[i].d) * b[i].d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
-        offs += d * (float)(32 * off);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
     }
-    return _mm512_reduce_add_ps(acc) - offs;
+    return _mm512_reduce_add_ps(acc);
 }
 
 /* ---- four weight rows against one activation row ----

@@ -4,13 +4,10 @@
 #include "tensor/internal.h"
 
 #include <immintrin.h>
+#include <stddef.h>
 
 static inline float h2f(slm_f16 h) { return _cvtsh_ss(h); }
 
-/* Lanes 0..7 = a, 8..15 = b: the scales of two consecutive blocks. */
-static inline __m512 two_scales(float a, float b) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
-}
 static inline __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
@@ -21,11 +18,6 @@ static inline __m512i load2x32(const int8_t *a, const int8_t *b) {
 static inline __m256i nibbles32(const uint8_t *qs) {
     __m128i t = _mm_loadu_si128((const __m128i *)qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
-}
-static inline __m256i fifth_bits32(const uint8_t *qh) {
-    uint32_t bits;
-    memcpy(&bits, qh, 4);
-    return _mm256_maskz_mov_epi8((__mmask32)bits, _mm256_set1_epi8(0x10));
 }
 /* The single-block forms zero the upper half so it adds nothing. */
 static inline __m512i lo_only(__m256i v) { return _mm512_zextsi256_si512(v); }
@@ -92,66 +84,75 @@ float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-/* Shared loop of the legacy types: `pair` makes the int32 sums of blocks i and i+1 (2 x 8 lanes),
- * `one` of a single trailing block in the low 8 lanes. */
-#define LEGACY_DOT(WT, AT, pair_expr, one_expr, min_expr)                                          \
-    const WT *a = w;                                                                               \
-    const AT *b = x;                                                                               \
-    int64_t nb = n / SLM_QK, i = 0;                                                                \
-    __m512 acc = _mm512_setzero_ps();                                                              \
-    float mins = 0;                                                                                \
-    (void)mins;                                                                                    \
-    for (; i + 2 <= nb; i += 2) {                                                                  \
-        __m512i p = pair_expr;                                                                     \
-        acc = _mm512_fmadd_ps(two_scales(h2f(a[i].d) * h2f(b[i].d), h2f(a[i + 1].d) * h2f(b[i + 1].d)), \
-                              _mm512_cvtepi32_ps(p), acc);                                         \
-        min_expr(i);                                                                               \
-        min_expr(i + 1);                                                                           \
-    }                                                                                              \
-    if (i < nb) {                                                                                  \
-        __m512i p = one_expr;                                                                      \
-        acc = _mm512_fmadd_ps(two_scales(h2f(a[i].d) * h2f(b[i].d), 0.0f), _mm512_cvtepi32_ps(p), acc); \
-        min_expr(i);                                                                               \
-    }                                                                                              \
-    return _mm512_reduce_add_ps(acc) + mins
+/* ---- block scales: the f16 fields of four consecutive blocks gathered with one word permute
+ * over two 64-byte loads (the second masked to the bytes the four blocks hold) ---- */
+#define REP8(v) v, v, v, v, v, v, v, v
+#define REP4(v) v, v, v, v
+/* Word w of blocks of s words: [blk0 x8 | blk1 x8 | blk2 x8 | blk3 x8], to meet block pairs. */
+#define PAIR_IDX(s, w) {REP8(w), REP8((s) + (w)), REP8(2 * (s) + (w)), REP8(3 * (s) + (w))}
+/* The same with four lanes per block (blk k in lanes 4k..4k+3), for the four-block layout. */
+#define QUAD_IDX(s, w) {REP4(w), REP4((s) + (w)), REP4(2 * (s) + (w)), REP4(3 * (s) + (w))}
+/* One lane per block (lanes 0..3), for per-block scalars like the Q4_1 min term. */
+#define ONE_IDX(s, w) {w, (s) + (w), 2 * (s) + (w), 3 * (s) + (w)}
 
-#define NO_MIN(k) ((void)0)
-#define ADD_MIN(k) (mins += h2f(a[k].m) * h2f(b[k].s))
-
-/* The f16 d at offset 0 of four consecutive blocks of `stride` bytes (a multiple of 2, at most
- * 42), widened to floats as [d0 x8 | d1 x8] and [d2 x8 | d3 x8]: one or two loads and a word
- * permute instead of four scalar conversions. Reads min(4 * stride, 128) bytes at p (rounded to
- * whole 64-byte loads), so the four blocks must span at least that. */
-static const uint16_t scale_idx[2][32] = {
-    /* stride 18 (Q4_0) */
-    {0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 18, 18, 18, 18, 18, 18, 18, 18,
-     27, 27, 27, 27, 27, 27, 27, 27},
-    /* stride 34 (Q8_0) */
-    {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17, 34, 34, 34, 34, 34, 34, 34, 34,
-     51, 51, 51, 51, 51, 51, 51, 51},
+enum { D_Q4_0, D_Q4_1, M_Q4_1, D_Q5_0, D_Q5_1, M_Q5_1, D_Q8_0, D_Q8_1, S_Q8_1, N_IDX };
+static const uint16_t pair_idx[N_IDX][32] = {
+    [D_Q4_0] = PAIR_IDX(9, 0),  [D_Q4_1] = PAIR_IDX(10, 0), [D_Q5_0] = PAIR_IDX(11, 0),
+    [D_Q5_1] = PAIR_IDX(12, 0), [D_Q8_0] = PAIR_IDX(17, 0), [D_Q8_1] = PAIR_IDX(18, 0),
 };
-static inline void scales4_q4(const void *p, __m512 *s01, __m512 *s23) {
-    __m512i v = _mm512_permutexvar_epi16(_mm512_loadu_si512(scale_idx[0]), _mm512_loadu_si512(p));
+static const uint16_t one_idx[N_IDX][32] = {
+    [M_Q4_1] = ONE_IDX(10, 1), [M_Q5_1] = ONE_IDX(12, 1), [S_Q8_1] = ONE_IDX(18, 1),
+};
+static const uint16_t quad_idx[N_IDX][32] = {
+    [D_Q4_0] = QUAD_IDX(9, 0), [D_Q8_0] = QUAD_IDX(17, 0),
+};
+
+static inline __mmask64 tail_mask(size_t block_bytes) {
+    size_t t = 4 * block_bytes - 64; /* every block is at least 18 bytes */
+    return t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << t) - 1);
+}
+static inline __m512i gather_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
+    return _mm512_maskz_permutex2var_epi16(lanes, _mm512_loadu_si512(p), idx,
+                                           _mm512_maskz_loadu_epi8(tail, (const uint8_t *)p + 64));
+}
+/* Pair layout: [d0 x8 | d1 x8] and [d2 x8 | d3 x8] as floats. */
+static inline void pair_scales(const void *p, __m512i idx, __mmask64 tail, __m512 *s01, __m512 *s23) {
+    __m512i v = gather_halves(p, idx, tail, ~(__mmask32)0);
     *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
     *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
 }
-static inline void scales4_q8(const void *p, __m512 *s01, __m512 *s23) {
-    __m512i v = _mm512_permutex2var_epi16(_mm512_loadu_si512(p), _mm512_loadu_si512(scale_idx[1]),
-                                          _mm512_loadu_si512((const uint8_t *)p + 64));
-    *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
-    *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+/* 16 floats from the low 16 gathered words (quad layout); lanes outside `lanes` are 0. */
+static inline __m512 low_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(gather_halves(p, idx, tail, lanes)));
 }
-static_assert(sizeof(slm_block_q4_0) * 4 >= 64 && sizeof(slm_block_q8_0) * 4 >= 128,
-              "scales4 reads stay within four blocks");
+#define IDX(table, k) _mm512_loadu_si512((table)[k])
+
+/* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
+static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
+    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                        _mm_loadu_si128((const __m128i *)q1), 1);
+    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
+    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
+    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
+}
+/* 0x10 in byte j of block k's half where bit j of its qh is set, for blocks k and k+1. */
+static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
+}
 
 float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
     const slm_block_q8_0 *a = w, *b = x;
+    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
+    const __mmask64 tq8 = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         __m512 w01, w23, x01, x23;
-        scales4_q8(&a[i], &w01, &w23);
-        scales4_q8(&b[i], &x01, &x23);
+        pair_scales(&a[i], iq8, tq8, &w01, &w23);
+        pair_scales(&b[i], iq8, tq8, &x01, &x23);
         __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
         __m512i p01 = dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
         __m512i p23 = dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
@@ -166,25 +167,18 @@ float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-/* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
-static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
-    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                        _mm_loadu_si128((const __m128i *)q1), 1);
-    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
-    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
-    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
 float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
     const slm_block_q4_0 *a = w;
     const slm_block_q8_0 *b = x;
     const __m512i eight = _mm512_set1_epi8(8);
+    const __m512i iq4 = IDX(pair_idx, D_Q4_0), iq8 = IDX(pair_idx, D_Q8_0);
+    const __mmask64 tq4 = tail_mask(sizeof *a), tq8 = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     for (; i + 4 <= nb; i += 4) {
         __m512 w01, w23, x01, x23;
-        scales4_q4(&a[i], &w01, &w23);
-        scales4_q8(&b[i], &x01, &x23);
+        pair_scales(&a[i], iq4, tq4, &w01, &w23);
+        pair_scales(&b[i], iq8, tq8, &x01, &x23);
         __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
         __m512i p01 = dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
         __m512i p23 =
@@ -200,34 +194,63 @@ float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
-float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
-    const __m512i sixteen = _mm512_set1_epi8(16);
-#define Q5(k) _mm256_or_si256(nibbles32(a[k].qs), fifth_bits32(a[k].qh))
-    LEGACY_DOT(slm_block_q5_0, slm_block_q8_0,
-               dot_off(join(Q5(i), Q5(i + 1)), load2x32(b[i].qs, b[i + 1].qs), sixteen),
-               dot_off(lo_only(Q5(i)), lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)),
-                       sixteen),
-               NO_MIN);
+/* Q4_1, Q5_0, Q5_1: four blocks per step as two 512-bit pairs; unsigned weights meet the
+ * activations in VNNI, Q5_0's -16 offset comes off with a second VNNI on the activations, the
+ * Q4_1/Q5_1 min terms m_w * s_x are gathered per block. */
+enum legacy_kind { K_Q4_1, K_Q5_0, K_Q5_1 };
+
+static inline __m512i legacy_pair(enum legacy_kind k, const void *w, int64_t i, __m512i y) {
+    size_t bs = k == K_Q4_1 ? sizeof(slm_block_q4_1) : k == K_Q5_0 ? sizeof(slm_block_q5_0) : sizeof(slm_block_q5_1);
+    const uint8_t *b0 = (const uint8_t *)w + (size_t)i * bs, *b1 = b0 + bs;
+    size_t qs = k == K_Q4_1 ? offsetof(slm_block_q4_1, qs) : k == K_Q5_0 ? offsetof(slm_block_q5_0, qs) : offsetof(slm_block_q5_1, qs);
+    __m512i v = nibbles_pair(b0 + qs, b1 + qs);
+    if (k != K_Q4_1) {
+        size_t qh = k == K_Q5_0 ? offsetof(slm_block_q5_0, qh) : offsetof(slm_block_q5_1, qh);
+        v = _mm512_or_si512(v, fifth_bits_pair(b0 + qh, b1 + qh));
+    }
+    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
+    if (k == K_Q5_0)
+        p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
+    return p;
+}
+
+static inline __attribute__((always_inline)) float legacy_dot(enum legacy_kind k, int64_t n, const void *w, const void *x,
+                                slm_vec_dot_fn tail) {
+    size_t wb = k == K_Q4_1 ? sizeof(slm_block_q4_1) : k == K_Q5_0 ? sizeof(slm_block_q5_0) : sizeof(slm_block_q5_1);
+    bool q8_1 = k != K_Q5_0;
+    size_t xb = q8_1 ? sizeof(slm_block_q8_1) : sizeof(slm_block_q8_0);
+    size_t xqs = q8_1 ? offsetof(slm_block_q8_1, qs) : offsetof(slm_block_q8_0, qs);
+    const __m512i iw = IDX(pair_idx, k == K_Q4_1 ? D_Q4_1 : k == K_Q5_0 ? D_Q5_0 : D_Q5_1);
+    const __m512i ix = IDX(pair_idx, q8_1 ? D_Q8_1 : D_Q8_0);
+    const __m512i im = IDX(one_idx, k == K_Q4_1 ? M_Q4_1 : M_Q5_1), is = IDX(one_idx, S_Q8_1);
+    const __mmask64 tw = tail_mask(wb), tx = tail_mask(xb);
+    const uint8_t *wp = w, *xp = x;
+    int64_t nb = n / SLM_QK, i = 0;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+    for (; i + 4 <= nb; i += 4) {
+        const uint8_t *wi = wp + (size_t)i * wb, *xi = xp + (size_t)i * xb;
+        __m512 w01, w23, x01, x23;
+        pair_scales(wi, iw, tw, &w01, &w23);
+        pair_scales(xi, ix, tx, &x01, &x23);
+        __m512i y01 = load2x32((const int8_t *)(xi + xqs), (const int8_t *)(xi + xb + xqs));
+        __m512i y23 = load2x32((const int8_t *)(xi + 2 * xb + xqs), (const int8_t *)(xi + 3 * xb + xqs));
+        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(legacy_pair(k, w, i, y01)), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(legacy_pair(k, w, i + 2, y23)), acc1);
+        if (q8_1) accm = _mm512_fmadd_ps(low_halves(wi, im, tw, 0xf), low_halves(xi, is, tx, 0xf), accm);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
+    if (i < nb) s += tail(n - i * SLM_QK, wp + (size_t)i * wb, xp + (size_t)i * xb);
+    return s;
 }
 
 float slm__dot_q4_1_avx512(int64_t n, const void *w, const void *x) {
-    const __m512i zero = _mm512_setzero_si512();
-    LEGACY_DOT(slm_block_q4_1, slm_block_q8_1,
-               _mm512_dpbusd_epi32(zero, join(nibbles32(a[i].qs), nibbles32(a[i + 1].qs)),
-                                   load2x32(b[i].qs, b[i + 1].qs)),
-               _mm512_dpbusd_epi32(zero, lo_only(nibbles32(a[i].qs)),
-                                   lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
-               ADD_MIN);
+    return legacy_dot(K_Q4_1, n, w, x, slm__dot_q4_1_avx2);
 }
-
+float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
+    return legacy_dot(K_Q5_0, n, w, x, slm__dot_q5_0_avx2);
+}
 float slm__dot_q5_1_avx512(int64_t n, const void *w, const void *x) {
-    const __m512i zero = _mm512_setzero_si512();
-    LEGACY_DOT(slm_block_q5_1, slm_block_q8_1,
-               _mm512_dpbusd_epi32(zero, join(Q5(i), Q5(i + 1)), load2x32(b[i].qs, b[i + 1].qs)),
-               _mm512_dpbusd_epi32(zero, lo_only(Q5(i)),
-                                   lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs))),
-               ADD_MIN);
-#undef Q5
+    return legacy_dot(K_Q5_1, n, w, x, slm__dot_q5_1_avx2);
 }
 
 /* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block as 16 int32 lanes [sc0..sc7 | m0..m7],
@@ -357,11 +380,13 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
     const slm_block_q8_0 *b = x;
     const uint8_t *wr = w;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
+    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
+    const __mmask64 tq8 = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (; i + 4 <= nb; i += 4) {
         __m512 x01, x23;
-        scales4_q8(&b[i], &x01, &x23);
+        pair_scales(&b[i], iq8, tq8, &x01, &x23);
         __m512i y01 = load2x32(b[i].qs, b[i + 1].qs), y23 = load2x32(b[i + 2].qs, b[i + 3].qs);
         __m512i z01 = _mm512_sub_epi32(_mm512_setzero_si512(),
                                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y01));
@@ -370,7 +395,7 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
         for (int r = 0; r < 4; r++) {
             const slm_block_q8_0 *a = (const slm_block_q8_0 *)(wr + r * stride) + i;
             __m512 w01, w23;
-            scales4_q8(a, &w01, &w23);
+            pair_scales(a, iq8, tq8, &w01, &w23);
             __m512i p01 = _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
             __m512i p23 = _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(p01), acc[r]);
@@ -386,13 +411,6 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
 
 /* Q4_0: four blocks per step as [low nibbles of blocks 0..3 | ...] against the matching 16-byte
  * halves of the activation blocks; the -8 offset again enters as the accumulator's start. */
-static const uint16_t scale_idx4[2][32] = {
-    /* weights, stride 18: d of block k in lanes 4k..4k+3 */
-    {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27},
-    /* activations, stride 34 */
-    {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51},
-};
-
 static inline __m512i load4x16(const void *p0, const void *p1, const void *p2, const void *p3) {
     __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p0));
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p1), 1);
@@ -404,19 +422,19 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
     const slm_block_q8_0 *b = x;
     const uint8_t *wr = w;
     const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-    const __m512i iw = _mm512_loadu_si512(scale_idx4[0]), ix = _mm512_loadu_si512(scale_idx4[1]);
+    const __m512i iw = IDX(quad_idx, D_Q4_0), ix = IDX(quad_idx, D_Q8_0);
+    const __mmask64 tw = tail_mask(sizeof(slm_block_q4_0)), tx = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (; i + 4 <= nb; i += 4) {
-        __m512 xs = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(
-            _mm512_loadu_si512(&b[i]), ix, _mm512_loadu_si512((const uint8_t *)&b[i] + 64))));
+        __m512 xs = low_halves(&b[i], ix, tx, 0xffff);
         __m512i ylo = load4x16(b[i].qs, b[i + 1].qs, b[i + 2].qs, b[i + 3].qs);
         __m512i yhi = load4x16(b[i].qs + 16, b[i + 1].qs + 16, b[i + 2].qs + 16, b[i + 3].qs + 16);
         __m512i z = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, ylo);
         z = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(z, eight, yhi));
         for (int r = 0; r < 4; r++) {
             const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
-            __m512 ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(iw, _mm512_loadu_si512(a))));
+            __m512 ws = low_halves(a, iw, tw, 0xffff);
             __m512i q = load4x16(a[0].qs, a[1].qs, a[2].qs, a[3].qs);
             __m512i p = _mm512_dpbusd_epi32(z, _mm512_and_si512(q, low4), ylo);
             p = _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), yhi);

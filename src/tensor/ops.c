@@ -133,18 +133,19 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->mul(out, a, b, n);
 }
 
-/* Rotation angles per pair come from powf once per pair index; pos is an integer so the angle is
- * formed in double to keep long positions accurate. */
+/* Angles are formed the way llama.cpp does (pos * theta^(-2i/n_rot) by repeated float
+ * multiplication, then cosf/sinf), so rotated values track the reference engine's; cos/sin are
+ * computed once per pair and applied to every head. */
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox) {
     SLM_ASSERT(n_rot % 2 == 0 && n_rot <= head_dim);
-    for (int64_t i = 0; i < n_rot / 2; i++) {
-        double freq = pow((double)theta, -2.0 * (double)i / (double)n_rot) * freq_scale;
-        double ang = (double)pos * freq;
-        float c = (float)cos(ang), s = (float)sin(ang);
+    const float step = powf(theta, -2.0f / (float)n_rot);
+    float ang = (float)pos;
+    for (int64_t i = 0; i < n_rot / 2; i++, ang *= step) {
+        float c = cosf(ang * freq_scale), s = sinf(ang * freq_scale);
+        int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
         for (int64_t h = 0; h < n_head; h++) {
             float *v = x + h * head_dim;
-            int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;
             v[b] = x0 * s + x1 * c;

@@ -2,7 +2,8 @@
  * then per weight type and dispatch level the matrix x vector throughput (GB/s of weights streamed
  * over a matrix larger than any cache, and its fraction of the measured bandwidth) and the
  * matrix x matrix rate for a batch (GFLOP/s).
- *   bench_kernels [-t threads] [-r reps] [-m MiB] [type ...]   (default: 2 threads, 7 reps, 128 MiB) */
+ *   bench_kernels [-t threads] [-r reps] [-m MiB] [type ...]   (default: 2 threads, 7 reps, 128
+ * MiB) */
 #include "core/internal.h"
 #include "tensor/internal.h"
 
@@ -56,7 +57,8 @@ static uint8_t *make_weights(slm_type t, int64_t rows, int64_t cols, size_t *row
     }
     slm_type_quantize(t, f, w, seed_rows * cols);
     size_t seed = *row_bytes * (size_t)seed_rows;
-    for (size_t off = seed; off < total; off += seed) memcpy(w + off, w, SLM_MIN(seed, total - off));
+    for (size_t off = seed; off < total; off += seed)
+        memcpy(w + off, w, SLM_MIN(seed, total - off));
     free(f);
     return w;
 }

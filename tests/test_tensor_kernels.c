@@ -134,7 +134,8 @@ static void simd_dot4_match_reference(void **state) {
                 size_t row = slm_type_block_bytes(t) * (size_t)blocks[bi], stride = row + 64;
                 float *f = malloc((size_t)n * 5 * 4);
                 uint8_t *w = malloc(stride * 4), *xq = malloc((size_t)n * 4 + 1024);
-                for (int64_t i = 0; i < 5 * n; i++) f[i] = rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
+                for (int64_t i = 0; i < 5 * n; i++)
+                    f[i] = rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
                 for (int r = 0; r < 4; r++) k.from_float(f + r * n, w + r * stride, n);
                 pk.from_float(f + 4 * n, xq, n);
                 float out[4];

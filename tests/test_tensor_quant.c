@@ -98,7 +98,8 @@ static void golden_dequant(void **state) {
 }
 
 /* Quantizes every tensor of `type` in synth-a-<name>.gguf from its F32 original. Returns the
- * number compared; *exact counts byte-identical ones; sums the squared errors of ours and theirs. */
+ * number compared; *exact counts byte-identical ones; sums the squared errors of ours and theirs.
+ */
 static int requantize_model(slm_type type, int *exact, double *se_ours, double *se_ref,
                             double *n_elems) {
     char rel[256];
@@ -182,10 +183,9 @@ static const struct {
     slm_type type;
     double budget;
 } roundtrip_budgets[] = {
-    {SLM_TYPE_F32, 0.0},     {SLM_TYPE_F16, 0.0004},  {SLM_TYPE_BF16, 0.003},
-    {SLM_TYPE_Q8_0, 0.006},  {SLM_TYPE_Q8_1, 0.006},  {SLM_TYPE_Q8_K, 0.008},
-    {SLM_TYPE_Q4_0, 0.11},   {SLM_TYPE_Q4_1, 0.10},   {SLM_TYPE_Q5_0, 0.055},
-    {SLM_TYPE_Q5_1, 0.05},   {SLM_TYPE_Q4_K, 0.10},   {SLM_TYPE_Q5_K, 0.05},
+    {SLM_TYPE_F32, 0.0},    {SLM_TYPE_F16, 0.0004}, {SLM_TYPE_BF16, 0.003}, {SLM_TYPE_Q8_0, 0.006},
+    {SLM_TYPE_Q8_1, 0.006}, {SLM_TYPE_Q8_K, 0.008}, {SLM_TYPE_Q4_0, 0.11},  {SLM_TYPE_Q4_1, 0.10},
+    {SLM_TYPE_Q5_0, 0.055}, {SLM_TYPE_Q5_1, 0.05},  {SLM_TYPE_Q4_K, 0.10},  {SLM_TYPE_Q5_K, 0.05},
     {SLM_TYPE_Q6_K, 0.025},
 };
 

@@ -1,6 +1,6 @@
-/* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact, block scales
- * are applied in float with FMA, so results differ from the scalar reference only by float
- * summation order. */
+/* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact (maddubs/madd),
+ * block scales are applied in float with FMA (legacy blocks four at a time after horizontal adds),
+ * so results differ from the scalar reference only by float summation order. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
@@ -13,7 +13,9 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-static inline float h2f(slm_f16 h) { return _cvtsh_ss(h); }
+static inline float h2f(slm_f16 h) {
+    return _cvtsh_ss(h);
+}
 
 /* 8 int32 partial sums of a (unsigned bytes) x b (signed bytes). */
 static inline __m256i dot_u8i8(__m256i a, __m256i b) {
@@ -110,7 +112,7 @@ static inline __m256 scale4(__m256 acc, __m256i p0, __m256i p1, __m256i p2, __m2
 /* Legacy blocks, four per step. Q(k) makes block k's weights as bytes, DOT the int32 lane sums
  * against the activation bytes; with HAS_MIN (Q4_1/Q5_1) the terms m_w * s_x of the f16 fields
  * MF of the weights and XF of the activations are added. */
-#define LEGACY_LOOP(WT, AT, Q, DOT, HAS_MIN, MF, XF)                                                       \
+#define LEGACY_LOOP(WT, AT, Q, DOT, HAS_MIN, MF, XF)                                               \
     const WT *a = w;                                                                               \
     const AT *b = x;                                                                               \
     int64_t nb = n / SLM_QK, i = 0;                                                                \
@@ -130,8 +132,9 @@ static inline __m256 scale4(__m256 acc, __m256i p0, __m256i p1, __m256i p2, __m2
     float tail = 0;                                                                                \
     for (; i < nb; i++) {                                                                          \
         __m256i q = DOT(Q(i), _mm256_loadu_si256((const __m256i *)b[i].qs));                       \
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(q), acc); \
-        if (HAS_MIN) tail += h2f(a[i].MF) * h2f(b[i].XF);                                           \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(q),    \
+                              acc);                                                                \
+        if (HAS_MIN) tail += h2f(a[i].MF) * h2f(b[i].XF);                                          \
     }                                                                                              \
     accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));                                            \
     accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));                                                \
@@ -140,7 +143,9 @@ static inline __m256 scale4(__m256 acc, __m256i p0, __m256i p1, __m256i p2, __m2
 #define Q_Q8_0(k) _mm256_loadu_si256((const __m256i *)a[k].qs)
 #define Q_Q4_0(k) _mm256_sub_epi8(nibbles32(a[k].qs), _mm256_set1_epi8(8))
 #define Q_Q4_1(k) nibbles32(a[k].qs)
-#define Q_Q5_0(k) _mm256_sub_epi8(_mm256_or_si256(nibbles32(a[k].qs), fifth_bits32(a[k].qh)), _mm256_set1_epi8(16))
+#define Q_Q5_0(k)                                                                                  \
+    _mm256_sub_epi8(_mm256_or_si256(nibbles32(a[k].qs), fifth_bits32(a[k].qh)),                    \
+                    _mm256_set1_epi8(16))
 #define Q_Q5_1(k) _mm256_or_si256(nibbles32(a[k].qs), fifth_bits32(a[k].qh))
 
 float slm__dot_q8_0_avx2(int64_t n, const void *w, const void *x) {
@@ -215,7 +220,8 @@ static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five)
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
         /* min term: mins times the pairwise sums of the 16 bsums (per-group activation sums) */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums), _mm256_set1_epi16(1));
+        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
+                                       _mm256_set1_epi16(1));
         __m256i mins = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)), ys);
         acc_min = _mm256_fmadd_ps(_mm256_set1_ps(dmin * b[i].d), _mm256_cvtepi32_ps(mins), acc_min);
     }
@@ -245,22 +251,28 @@ float slm__dot_q6_k_avx2(int64_t n, const void *w, const void *x) {
             __m256i q[4];
             q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4),
                                    _mm256_slli_epi16(_mm256_and_si256(hh, two), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), two), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), two), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
-                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), two), 4));
+            q[1] = _mm256_or_si256(
+                _mm256_and_si256(l1, low4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), two), 4));
+            q[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l0, 4), low4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), two), 4));
+            q[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), two), 4));
             for (int k = 0; k < 4; k++) {
                 /* q in 0..63 (value + 32): the -32 is taken out below with the bsums */
-                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
-                __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                __m256i p =
+                    _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                __m256i s =
+                    _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
         /* stored values are q + 32: take off 32 * sum_g sc_g * sum(y_g) */
-        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales)),
-                                        _mm256_loadu_si256((const __m256i *)b[i].bsums));
+        __m256i off =
+            _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales)),
+                              _mm256_loadu_si256((const __m256i *)b[i].bsums));
         sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }

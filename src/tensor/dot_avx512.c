@@ -1,12 +1,16 @@
-/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). Legacy blocks are taken
- * two at a time in 512-bit registers with VNNI (vpdpbusd); K-quant groups in pairs; BF16 uses
- * vdpbf16ps. Integer parts are exact; only float summation order differs from the reference. */
+/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). Legacy blocks go four
+ * per step as two 512-bit pairs through VNNI (vpdpbusd) with their f16 scales gathered by one word
+ * permute; K-quant groups in pairs; BF16 uses vdpbf16ps; Q8_0/Q4_0 also have four-row forms for
+ * matrix x vector. Integer parts are exact; only float summation order differs from the reference.
+ */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
 #include <stddef.h>
 
-static inline float h2f(slm_f16 h) { return _cvtsh_ss(h); }
+static inline float h2f(slm_f16 h) {
+    return _cvtsh_ss(h);
+}
 
 static inline __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
@@ -20,7 +24,9 @@ static inline __m256i nibbles32(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
 }
 /* The single-block forms zero the upper half so it adds nothing. */
-static inline __m512i lo_only(__m256i v) { return _mm512_zextsi256_si512(v); }
+static inline __m512i lo_only(__m256i v) {
+    return _mm512_zextsi256_si512(v);
+}
 /* Signed x signed bytes via VNNI (unsigned x signed): move a's sign onto b. */
 static inline __m512i dot_i8i8(__m512i a, __m512i b) {
     __mmask64 neg = _mm512_movepi8_mask(a);
@@ -55,8 +61,9 @@ float slm__dot_f16_avx512(int64_t n, const void *w, const void *x) {
     for (; i + 32 <= n; i += 32) {
         s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i))),
                              _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i))), s0);
-        s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16))),
-                             _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i + 16))), s1);
+        s1 =
+            _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16))),
+                            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i + 16))), s1);
     }
     for (; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
@@ -89,11 +96,14 @@ float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
 #define REP8(v) v, v, v, v, v, v, v, v
 #define REP4(v) v, v, v, v
 /* Word w of blocks of s words: [blk0 x8 | blk1 x8 | blk2 x8 | blk3 x8], to meet block pairs. */
-#define PAIR_IDX(s, w) {REP8(w), REP8((s) + (w)), REP8(2 * (s) + (w)), REP8(3 * (s) + (w))}
+#define PAIR_IDX(s, w)                                                                             \
+    { REP8(w), REP8((s) + (w)), REP8(2 * (s) + (w)), REP8(3 * (s) + (w)) }
 /* The same with four lanes per block (blk k in lanes 4k..4k+3), for the four-block layout. */
-#define QUAD_IDX(s, w) {REP4(w), REP4((s) + (w)), REP4(2 * (s) + (w)), REP4(3 * (s) + (w))}
+#define QUAD_IDX(s, w)                                                                             \
+    { REP4(w), REP4((s) + (w)), REP4(2 * (s) + (w)), REP4(3 * (s) + (w)) }
 /* One lane per block (lanes 0..3), for per-block scalars like the Q4_1 min term. */
-#define ONE_IDX(s, w) {w, (s) + (w), 2 * (s) + (w), 3 * (s) + (w)}
+#define ONE_IDX(s, w)                                                                              \
+    { w, (s) + (w), 2 * (s) + (w), 3 * (s) + (w) }
 
 enum { D_Q4_0, D_Q4_1, M_Q4_1, D_Q5_0, D_Q5_1, M_Q5_1, D_Q8_0, D_Q8_1, S_Q8_1, N_IDX };
 static const uint16_t pair_idx[N_IDX][32] = {
@@ -101,10 +111,13 @@ static const uint16_t pair_idx[N_IDX][32] = {
     [D_Q5_1] = PAIR_IDX(12, 0), [D_Q8_0] = PAIR_IDX(17, 0), [D_Q8_1] = PAIR_IDX(18, 0),
 };
 static const uint16_t one_idx[N_IDX][32] = {
-    [M_Q4_1] = ONE_IDX(10, 1), [M_Q5_1] = ONE_IDX(12, 1), [S_Q8_1] = ONE_IDX(18, 1),
+    [M_Q4_1] = ONE_IDX(10, 1),
+    [M_Q5_1] = ONE_IDX(12, 1),
+    [S_Q8_1] = ONE_IDX(18, 1),
 };
 static const uint16_t quad_idx[N_IDX][32] = {
-    [D_Q4_0] = QUAD_IDX(9, 0), [D_Q8_0] = QUAD_IDX(17, 0),
+    [D_Q4_0] = QUAD_IDX(9, 0),
+    [D_Q8_0] = QUAD_IDX(17, 0),
 };
 
 static inline __mmask64 tail_mask(size_t block_bytes) {
@@ -116,7 +129,8 @@ static inline __m512i gather_halves(const void *p, __m512i idx, __mmask64 tail, 
                                            _mm512_maskz_loadu_epi8(tail, (const uint8_t *)p + 64));
 }
 /* Pair layout: [d0 x8 | d1 x8] and [d2 x8 | d3 x8] as floats. */
-static inline void pair_scales(const void *p, __m512i idx, __mmask64 tail, __m512 *s01, __m512 *s23) {
+static inline void pair_scales(const void *p, __m512i idx, __mmask64 tail, __m512 *s01,
+                               __m512 *s23) {
     __m512i v = gather_halves(p, idx, tail, ~(__mmask32)0);
     *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
     *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
@@ -129,8 +143,9 @@ static inline __m512 low_halves(const void *p, __m512i idx, __mmask64 tail, __mm
 
 /* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
 static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
-    __m256i t = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                        _mm_loadu_si128((const __m128i *)q1), 1);
+    __m256i t =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                _mm_loadu_si128((const __m128i *)q1), 1);
     __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
     /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
     return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
@@ -155,14 +170,16 @@ float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
         pair_scales(&b[i], iq8, tq8, &x01, &x23);
         __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
         __m512i p01 = dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
-        __m512i p23 = dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
+        __m512i p23 =
+            dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
         acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
         acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
     }
     for (; i < nb; i++) {
         __m512i p = dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
                              lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)));
-        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
+        acc0 =
+            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -180,16 +197,18 @@ float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
         pair_scales(&a[i], iq4, tq4, &w01, &w23);
         pair_scales(&b[i], iq8, tq8, &x01, &x23);
         __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
-        __m512i p01 = dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
-        __m512i p23 =
-            dot_off(nibbles_pair(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs), eight);
+        __m512i p01 =
+            dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
+        __m512i p23 = dot_off(nibbles_pair(a[i + 2].qs, a[i + 3].qs),
+                              load2x32(b[i + 2].qs, b[i + 3].qs), eight);
         acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
         acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
     }
     for (; i < nb; i++) {
         __m512i p = dot_off(lo_only(nibbles32(a[i].qs)),
                             lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight);
-        acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
+        acc0 =
+            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
@@ -200,9 +219,13 @@ float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
 enum legacy_kind { K_Q4_1, K_Q5_0, K_Q5_1 };
 
 static inline __m512i legacy_pair(enum legacy_kind k, const void *w, int64_t i, __m512i y) {
-    size_t bs = k == K_Q4_1 ? sizeof(slm_block_q4_1) : k == K_Q5_0 ? sizeof(slm_block_q5_0) : sizeof(slm_block_q5_1);
+    size_t bs = k == K_Q4_1   ? sizeof(slm_block_q4_1)
+                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
+                              : sizeof(slm_block_q5_1);
     const uint8_t *b0 = (const uint8_t *)w + (size_t)i * bs, *b1 = b0 + bs;
-    size_t qs = k == K_Q4_1 ? offsetof(slm_block_q4_1, qs) : k == K_Q5_0 ? offsetof(slm_block_q5_0, qs) : offsetof(slm_block_q5_1, qs);
+    size_t qs = k == K_Q4_1   ? offsetof(slm_block_q4_1, qs)
+                : k == K_Q5_0 ? offsetof(slm_block_q5_0, qs)
+                              : offsetof(slm_block_q5_1, qs);
     __m512i v = nibbles_pair(b0 + qs, b1 + qs);
     if (k != K_Q4_1) {
         size_t qh = k == K_Q5_0 ? offsetof(slm_block_q5_0, qh) : offsetof(slm_block_q5_1, qh);
@@ -210,13 +233,16 @@ static inline __m512i legacy_pair(enum legacy_kind k, const void *w, int64_t i, 
     }
     __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
     if (k == K_Q5_0)
-        p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
+        p = _mm512_sub_epi32(p,
+                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
     return p;
 }
 
-static inline __attribute__((always_inline)) float legacy_dot(enum legacy_kind k, int64_t n, const void *w, const void *x,
-                                slm_vec_dot_fn tail) {
-    size_t wb = k == K_Q4_1 ? sizeof(slm_block_q4_1) : k == K_Q5_0 ? sizeof(slm_block_q5_0) : sizeof(slm_block_q5_1);
+static inline __attribute__((always_inline)) float
+legacy_dot(enum legacy_kind k, int64_t n, const void *w, const void *x, slm_vec_dot_fn tail) {
+    size_t wb = k == K_Q4_1   ? sizeof(slm_block_q4_1)
+                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
+                              : sizeof(slm_block_q5_1);
     bool q8_1 = k != K_Q5_0;
     size_t xb = q8_1 ? sizeof(slm_block_q8_1) : sizeof(slm_block_q8_0);
     size_t xqs = q8_1 ? offsetof(slm_block_q8_1, qs) : offsetof(slm_block_q8_0, qs);
@@ -233,10 +259,14 @@ static inline __attribute__((always_inline)) float legacy_dot(enum legacy_kind k
         pair_scales(wi, iw, tw, &w01, &w23);
         pair_scales(xi, ix, tx, &x01, &x23);
         __m512i y01 = load2x32((const int8_t *)(xi + xqs), (const int8_t *)(xi + xb + xqs));
-        __m512i y23 = load2x32((const int8_t *)(xi + 2 * xb + xqs), (const int8_t *)(xi + 3 * xb + xqs));
-        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(legacy_pair(k, w, i, y01)), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(legacy_pair(k, w, i + 2, y23)), acc1);
-        if (q8_1) accm = _mm512_fmadd_ps(low_halves(wi, im, tw, 0xf), low_halves(xi, is, tx, 0xf), accm);
+        __m512i y23 =
+            load2x32((const int8_t *)(xi + 2 * xb + xqs), (const int8_t *)(xi + 3 * xb + xqs));
+        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01),
+                               _mm512_cvtepi32_ps(legacy_pair(k, w, i, y01)), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23),
+                               _mm512_cvtepi32_ps(legacy_pair(k, w, i + 2, y23)), acc1);
+        if (q8_1)
+            accm = _mm512_fmadd_ps(low_halves(wi, im, tw, 0xf), low_halves(xi, is, tx, 0xf), accm);
     }
     float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
     if (i < nb) s += tail(n - i * SLM_QK, wp + (size_t)i * wb, xp + (size_t)i * xb);
@@ -307,14 +337,18 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
                 __m512i h = _mm512_and_si512(_mm512_srli_epi16(hb, 2 * j), one);
                 v = _mm512_or_si512(v, _mm512_slli_epi16(h, 4));
             }
-            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, _mm512_loadu_si512(b[i].qs + 64 * j));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(pair_idx[j], sm)));
+            __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v,
+                                            _mm512_loadu_si512(b[i].qs + 64 * j));
+            sumi = _mm512_add_epi32(
+                sumi, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(pair_idx[j], sm)));
         }
         acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), _mm512_cvtepi32_ps(sumi), acc);
         /* pairwise sums of the 16 bsums = per-group activation sums */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums), _mm256_set1_epi16(1));
+        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
+                                       _mm256_set1_epi16(1));
         __m256i mins = _mm256_mullo_epi32(_mm512_extracti64x4_epi64(sm, 1), ys);
-        acc_min = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), _mm256_cvtepi32_ps(mins), acc_min);
+        acc_min = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
+                                  _mm256_cvtepi32_ps(mins), acc_min);
     }
     __m256 m = acc_min;
     __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
@@ -349,8 +383,10 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
         const int8_t *y = b[i].qs;
         __m128i sc8 = _mm_loadu_si128((const __m128i *)a[i].scales);
         __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
-        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)b[i].bsums));
-        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
+                                        _mm256_loadu_si256((const __m256i *)b[i].bsums));
+        __m512i sumi = _mm512_zextsi256_si512(
+            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
             __m512i l = _mm512_loadu_si512(ql);
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
@@ -361,9 +397,12 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
                 _mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), three), 4));
             __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512(y));
-            __m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p01, _mm512_permutexvar_epi32(idx[2 * h], sc32)));
-            sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(p23, _mm512_permutexvar_epi32(idx[2 * h + 1], sc32)));
+            __m512i p23 =
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
+            sumi = _mm512_add_epi32(
+                sumi, _mm512_mullo_epi32(p01, _mm512_permutexvar_epi32(idx[2 * h], sc32)));
+            sumi = _mm512_add_epi32(
+                sumi, _mm512_mullo_epi32(p23, _mm512_permutexvar_epi32(idx[2 * h + 1], sc32)));
         }
         acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
     }
@@ -383,7 +422,8 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
     const __m512i iq8 = IDX(pair_idx, D_Q8_0);
     const __mmask64 tq8 = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
     for (; i + 4 <= nb; i += 4) {
         __m512 x01, x23;
         pair_scales(&b[i], iq8, tq8, &x01, &x23);
@@ -396,15 +436,19 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
             const slm_block_q8_0 *a = (const slm_block_q8_0 *)(wr + r * stride) + i;
             __m512 w01, w23;
             pair_scales(a, iq8, tq8, &w01, &w23);
-            __m512i p01 = _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
-            __m512i p23 = _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
+            __m512i p01 =
+                _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
+            __m512i p23 =
+                _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(p01), acc[r]);
             acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(p23), acc[r]);
         }
     }
     for (int r = 0; r < 4; r++) {
         float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb) s += slm__dot_q8_0_avx512(n - i * SLM_QK, (const slm_block_q8_0 *)(wr + r * stride) + i, b + i);
+        if (i < nb)
+            s += slm__dot_q8_0_avx512(n - i * SLM_QK, (const slm_block_q8_0 *)(wr + r * stride) + i,
+                                      b + i);
         out[r] = s;
     }
 }
@@ -425,7 +469,8 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
     const __m512i iw = IDX(quad_idx, D_Q4_0), ix = IDX(quad_idx, D_Q8_0);
     const __mmask64 tw = tail_mask(sizeof(slm_block_q4_0)), tx = tail_mask(sizeof *b);
     int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
     for (; i + 4 <= nb; i += 4) {
         __m512 xs = low_halves(&b[i], ix, tx, 0xffff);
         __m512i ylo = load4x16(b[i].qs, b[i + 1].qs, b[i + 2].qs, b[i + 3].qs);
@@ -443,7 +488,9 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
     }
     for (int r = 0; r < 4; r++) {
         float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb) s += slm__dot_q4_0_avx512(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i, b + i);
+        if (i < nb)
+            s += slm__dot_q4_0_avx512(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i,
+                                      b + i);
         out[r] = s;
     }
 }

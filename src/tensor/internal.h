@@ -15,8 +15,8 @@
 typedef uint16_t slm_f16;  /* IEEE binary16 bits */
 typedef uint16_t slm_bf16; /* upper half of an IEEE binary32 */
 
-#define SLM_QK 32   /* elements per block of the legacy types */
-#define SLM_QK_K 256 /* elements per super-block of the K types */
+#define SLM_QK            32  /* elements per block of the legacy types */
+#define SLM_QK_K          256 /* elements per super-block of the K types */
 #define SLM_K_SCALE_BYTES 12
 
 typedef struct {
@@ -105,7 +105,9 @@ static inline float slm__f16_to_f32(slm_f16 h) {
 }
 /* Round to nearest even, overflow to infinity, NaN stays NaN (same as F16C's vcvtps2ph). */
 slm_f16 slm__f32_to_f16(float f);
-static inline float slm__bf16_to_f32(slm_bf16 h) { return slm__f32_from_bits((uint32_t)h << 16); }
+static inline float slm__bf16_to_f32(slm_bf16 h) {
+    return slm__f32_from_bits((uint32_t)h << 16);
+}
 static inline slm_bf16 slm__f32_to_bf16(float f) {
     uint32_t u = slm__f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (slm_bf16)((u >> 16) | 64); /* quiet the NaN */
@@ -139,11 +141,11 @@ slm_cpu_level slm__cpu_level_set(slm_cpu_level level);
 const char *slm__cpu_level_name(slm_cpu_level level);
 
 struct slm_type_kernels {
-    slm_type partner;            /* activation format of vec_dot; SLM_TYPE_COUNT if none */
-    slm_to_float_fn to_float;    /* NULL: cannot be dequantized */
+    slm_type partner;             /* activation format of vec_dot; SLM_TYPE_COUNT if none */
+    slm_to_float_fn to_float;     /* NULL: cannot be dequantized */
     slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
-    slm_vec_dot_fn vec_dot;      /* for the requested level (best available at or below it) */
-    slm_vec_dot4_fn vec_dot4;    /* likewise; NULL if none at or below the level */
+    slm_vec_dot_fn vec_dot;       /* for the requested level (best available at or below it) */
+    slm_vec_dot4_fn vec_dot4;     /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL). */
@@ -154,7 +156,7 @@ slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
 
 /* Scalar reference kernels (quant.c, dot.c). */
 #define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
-    void slm__##x##_to_float(const void *src, float *dst, int64_t n);                             \
+    void slm__##x##_to_float(const void *src, float *dst, int64_t n);                              \
     void slm__##x##_from_float(const float *src, void *dst, int64_t n);
 SLM__TYPE_KERNEL_DECLS(f32)
 SLM__TYPE_KERNEL_DECLS(f16)
@@ -192,7 +194,8 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
 
 /* ---- matrix multiply ---- */
 
-/* A weight matrix as stored in GGUF: rows of `cols` elements of `type`, rows contiguous. Borrowed. */
+/* A weight matrix as stored in GGUF: rows of `cols` elements of `type`, rows contiguous. Borrowed.
+ */
 struct slm_weight {
     slm_type type;
     int64_t rows, cols;
@@ -226,7 +229,7 @@ void slm__softmax(float *x, int64_t n);
  * Qwen2), otherwise 2i with 2i+1 (LLaMA). */
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox);
-void slm__silu(float *out, const float *x, int64_t n); /* x * sigmoid(x); in-place OK */
+void slm__silu(float *out, const float *x, int64_t n);      /* x * sigmoid(x); in-place OK */
 void slm__gelu_tanh(float *out, const float *x, int64_t n); /* tanh approximation */
 void slm__gelu_erf(float *out, const float *x, int64_t n);  /* exact erf form */
 /* out = silu(gate) * up; out may alias gate or up. */

@@ -39,7 +39,7 @@ static void silu_ref(float *out, const float *x, int64_t n) {
 }
 
 #define SQRT_2_OVER_PI 0.7978845608028654f
-#define GELU_COEF_A 0.044715f
+#define GELU_COEF_A    0.044715f
 
 static void gelu_tanh_ref(float *out, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
@@ -49,7 +49,8 @@ static void gelu_tanh_ref(float *out, const float *x, int64_t n) {
 }
 
 static void gelu_erf_ref(float *out, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
 static void swiglu_ref(float *out, const float *gate, const float *up, int64_t n) {
@@ -115,8 +116,12 @@ void slm__layer_norm(float *out, const float *x, const float *w, const float *b,
                      float eps) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->layer_norm(out, x, w, b, n, eps);
 }
-void slm__softmax(float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->softmax(x, n); }
-void slm__silu(float *out, const float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->silu(out, x, n); }
+void slm__softmax(float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->softmax(x, n);
+}
+void slm__silu(float *out, const float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->silu(out, x, n);
+}
 void slm__gelu_tanh(float *out, const float *x, int64_t n) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->gelu_tanh(out, x, n);
 }
@@ -187,14 +192,18 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
 static uint64_t mem_read_ref(const void *p, size_t bytes) {
     const uint64_t *q = p;
     uint64_t a = 0, b = 0, c = 0, d = 0;
-    for (size_t i = 0; i < bytes / 8; i += 4) a += q[i], b += q[i + 1], c += q[i + 2], d += q[i + 3];
+    for (size_t i = 0; i < bytes / 8; i += 4)
+        a += q[i], b += q[i + 1], c += q[i + 2], d += q[i + 3];
     return a + b + c + d;
 }
 
 uint64_t slm__mem_read(const void *p, size_t bytes) {
     switch (slm__cpu_level()) {
-    case SLM_CPU_AVX512: return slm__mem_read_avx512(p, bytes);
-    case SLM_CPU_AVX2: return slm__mem_read_avx2(p, bytes);
-    default: return mem_read_ref(p, bytes);
+    case SLM_CPU_AVX512:
+        return slm__mem_read_avx512(p, bytes);
+    case SLM_CPU_AVX2:
+        return slm__mem_read_avx2(p, bytes);
+    default:
+        return mem_read_ref(p, bytes);
     }
 }

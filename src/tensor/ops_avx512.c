@@ -12,5 +12,6 @@ uint64_t slm__mem_read_avx512(const void *p, size_t bytes) {
         c = _mm512_add_epi64(c, _mm512_load_si512(q + i + 2));
         d = _mm512_add_epi64(d, _mm512_load_si512(q + i + 3));
     }
-    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    return (uint64_t)_mm512_reduce_add_epi64(
+        _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
 }

@@ -1,6 +1,7 @@
 /* Scalar reference conversions between F32 and every supported type: dequantization (exact
  * arithmetic, matching the reference GGUF tools bit for bit) and quantization (the legacy types
- * byte-exact with llama.cpp's reference quantizer; the K types with a comparable scale/min search). */
+ * byte-exact with llama.cpp's reference quantizer; the K types with a comparable scale/min search).
+ */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -22,8 +23,12 @@ slm_f16 slm__f32_to_f16(float f) {
 
 /* ---- plain floats ---- */
 
-void slm__f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
-void slm__f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+void slm__f32_to_float(const void *src, float *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
+void slm__f32_from_float(const float *src, void *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
 
 void slm__f16_to_float(const void *src, float *dst, int64_t n) {
     const slm_f16 *h = src;
@@ -112,7 +117,8 @@ void slm__q4_1_from_float(const float *src, void *dst, int64_t n) {
         b[i].d = slm__f32_to_f16(d);
         b[i].m = slm__f32_to_f16(mn);
         for (int j = 0; j < SLM_QK / 2; j++) {
-            int q0 = (int8_t)((src[j] - mn) * id + 0.5f), q1 = (int8_t)((src[j + 16] - mn) * id + 0.5f);
+            int q0 = (int8_t)((src[j] - mn) * id + 0.5f),
+                q1 = (int8_t)((src[j + 16] - mn) * id + 0.5f);
             q0 = SLM_MIN(15, q0);
             q1 = SLM_MIN(15, q1);
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
@@ -232,7 +238,9 @@ void slm__q8_1_from_float(const float *src, void *dst, int64_t n) {
 
 /* ---- K super-blocks ---- */
 
-static inline int round_int(float x) { return (int)lrintf(x); }
+static inline int round_int(float x) {
+    return (int)lrintf(x);
+}
 
 /* Scale j and min j (6 bits each) of a Q4_K/Q5_K block: the first four pairs sit in the low six
  * bits of bytes 0..7; the last four split into a nibble in bytes 8..11 and the two spare top bits
@@ -330,8 +338,8 @@ static void k_quantize_scales(const float *x, int nmax, float rmin, float rdelta
     for (int j = 0; j < 8; j++) {
         /* weight large elements more: their absolute error dominates the dot products */
         for (int l = 0; l < SLM_QK; l++) w[l] = av + fabsf(x[SLM_QK * j + l]);
-        sc[j] = fit_scale_min(SLM_QK, nmax, x + SLM_QK * j, w, L + SLM_QK * j, &mn[j], rmin,
-                              rdelta, nstep);
+        sc[j] = fit_scale_min(SLM_QK, nmax, x + SLM_QK * j, w, L + SLM_QK * j, &mn[j], rmin, rdelta,
+                              nstep);
         max_sc = fmaxf(max_sc, sc[j]);
         max_mn = fmaxf(max_mn, mn[j]);
     }
@@ -500,7 +508,8 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n) {
         if (amax_sc < 1e-15f) continue;
         float iscale = -128.0f / max_sc;
         b[i].d = slm__f32_to_f16(1.0f / iscale);
-        for (int g = 0; g < 16; g++) b[i].scales[g] = (int8_t)SLM_MIN(127, round_int(iscale * sc[g]));
+        for (int g = 0; g < 16; g++)
+            b[i].scales[g] = (int8_t)SLM_MIN(127, round_int(iscale * sc[g]));
         float d = slm__f16_to_f32(b[i].d);
         for (int g = 0; g < 16; g++) {
             float dg = d * (float)b[i].scales[g];
@@ -516,7 +525,8 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n) {
                 int q0 = L[j + l], q1 = L[j + l + 32], q2 = L[j + l + 64], q3 = L[j + l + 96];
                 ql[l] = (uint8_t)((q0 & 0xf) | ((q2 & 0xf) << 4));
                 ql[l + 32] = (uint8_t)((q1 & 0xf) | ((q3 & 0xf) << 4));
-                qh[l] = (uint8_t)((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
+                qh[l] =
+                    (uint8_t)((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
             }
         }
     }

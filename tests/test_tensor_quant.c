@@ -175,6 +175,8 @@ static void quantize_k_rmse(void **state) {
                slm_type_name(types[i]), n, ours, ref, ours / ref, K_RMSE_MAX_RATIO, exact);
         assert_true(n > 0);
         assert_true(ours <= ref * K_RMSE_MAX_RATIO);
+        /* stronger than the criterion: the search reproduces the reference quantizer exactly */
+        assert_int_equal(exact, n);
     }
 }
 

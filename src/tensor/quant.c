@@ -1,7 +1,6 @@
 /* Scalar reference conversions between F32 and every supported type: dequantization (exact
- * arithmetic, matching the reference GGUF tools bit for bit) and quantization (the legacy types
- * byte-exact with llama.cpp's reference quantizer; the K types with a comparable scale/min search).
- */
+ * arithmetic, matching the reference GGUF tools bit for bit) and quantization (byte-exact with
+ * llama.cpp's reference quantizer without importance matrix, K types' scale/min search included). */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -331,12 +330,13 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
 static void k_quantize_scales(const float *x, int nmax, float rmin, float rdelta, int nstep,
                               slm_f16 *d_out, slm_f16 *dmin_out, uint8_t *scales, uint8_t *L) {
     float w[SLM_QK], sc[8], mn[8];
-    float sumx2 = 0;
-    for (int l = 0; l < SLM_QK_K; l++) sumx2 += x[l] * x[l];
-    float av = sqrtf(sumx2 / SLM_QK_K);
     float max_sc = 0, max_mn = 0;
     for (int j = 0; j < 8; j++) {
-        /* weight large elements more: their absolute error dominates the dot products */
+        /* weight large elements more (their absolute error dominates the dot products), on top of
+         * the group's RMS so small elements still count */
+        float sumx2 = 0;
+        for (int l = 0; l < SLM_QK; l++) sumx2 += x[SLM_QK * j + l] * x[SLM_QK * j + l];
+        float av = sqrtf(sumx2 / SLM_QK);
         for (int l = 0; l < SLM_QK; l++) w[l] = av + fabsf(x[SLM_QK * j + l]);
         sc[j] = fit_scale_min(SLM_QK, nmax, x + SLM_QK * j, w, L + SLM_QK * j, &mn[j], rmin, rdelta,
                               nstep);

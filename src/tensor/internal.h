@@ -144,8 +144,11 @@ struct slm_type_kernels {
     slm_type partner;             /* activation format of vec_dot; SLM_TYPE_COUNT if none */
     slm_to_float_fn to_float;     /* NULL: cannot be dequantized */
     slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
-    slm_vec_dot_fn vec_dot;       /* for the requested level (best available at or below it) */
-    slm_vec_dot4_fn vec_dot4;     /* likewise; NULL if none at or below the level */
+    /* Quantizer for activations in this format (dot partner): llama.cpp's x86 numerics where
+     * they differ from the file quantizer (Q8_0, Q8_1), else from_float. */
+    slm_from_float_fn act_from_float;
+    slm_vec_dot_fn vec_dot;   /* for the requested level (best available at or below it) */
+    slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL). */
@@ -172,6 +175,8 @@ SLM__TYPE_KERNEL_DECLS(q5_k)
 SLM__TYPE_KERNEL_DECLS(q6_k)
 SLM__TYPE_KERNEL_DECLS(q8_k)
 #undef SLM__TYPE_KERNEL_DECLS
+void slm__q8_0_act_from_float(const float *src, void *dst, int64_t n);
+void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n);
 
 #define SLM__VEC_DOT_DECLS(sfx)                                                                    \
     float slm__dot_f32_##sfx(int64_t n, const void *w, const void *x);                             \

@@ -117,7 +117,7 @@ void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const floa
     } else {
         struct slm_type_kernels pk;
         slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
-        c.quant = pk.from_float;
+        c.quant = pk.act_from_float;
         c.xq = scratch;
         c.xq_bytes = row_bytes(k.partner, w->cols);
         /* small batches are not worth waking the pool twice */

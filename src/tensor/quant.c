@@ -1,6 +1,7 @@
 /* Scalar reference conversions between F32 and every supported type: dequantization (exact
  * arithmetic, matching the reference GGUF tools bit for bit) and quantization (byte-exact with
- * llama.cpp's reference quantizer without importance matrix, K types' scale/min search included). */
+ * llama.cpp's reference quantizer without importance matrix, K types' scale/min search included).
+ */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -208,6 +209,42 @@ void slm__q8_0_from_float(const float *src, void *dst, int64_t n) {
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = slm__f32_to_f16(d);
         for (int j = 0; j < SLM_QK; j++) b[i].qs[j] = (int8_t)roundf(src[j] * id);
+    }
+}
+
+/* Activation quantizers: llama.cpp quantizes matmul activations with its SIMD kernels, which
+ * scale by 127/amax (not 1/d) and round ties to even; the engine matches those numerics. The
+ * stored d is the same as the file quantizer's. */
+static void q8_act_block(const float *x, int8_t *qs, float *d_out, int *sum) {
+    float amax = 0.0f;
+    for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    *sum = 0;
+    for (int j = 0; j < SLM_QK; j++) {
+        qs[j] = (int8_t)lrintf(x[j] * id);
+        *sum += qs[j];
+    }
+    *d_out = amax / 127.0f;
+}
+
+void slm__q8_0_act_from_float(const float *src, void *dst, int64_t n) {
+    slm_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
+        float d;
+        int sum;
+        q8_act_block(src, b[i].qs, &d, &sum);
+        b[i].d = slm__f32_to_f16(d);
+    }
+}
+
+void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n) {
+    slm_block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
+        float d;
+        int sum;
+        q8_act_block(src, b[i].qs, &d, &sum);
+        b[i].d = slm__f32_to_f16(d);
+        b[i].s = slm__f32_to_f16((float)sum * d);
     }
 }
 

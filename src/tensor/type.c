@@ -12,6 +12,7 @@ struct type_row {
      * with activations in `partner` format per dispatch level (NULL: use the next lower level). */
     slm_to_float_fn to_float;
     slm_from_float_fn from_float;
+    slm_from_float_fn act_from_float; /* NULL: from_float */
     slm_type partner;
     slm_vec_dot_fn vec_dot[SLM_CPU_LEVEL_COUNT];
     slm_vec_dot4_fn vec_dot4[SLM_CPU_LEVEL_COUNT]; /* optional four-row forms */
@@ -33,8 +34,9 @@ static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, slm__dot_q5_0_avx512)},
     [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, slm__dot_q5_1_avx512)},
     [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, slm__dot_q8_0_avx512),
+                       .act_from_float = slm__q8_0_act_from_float,
                        .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q8_0_avx512}},
-    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1)},
+    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1), .act_from_float = slm__q8_1_act_from_float},
     [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},
     [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
     [SLM_TYPE_Q4_K] = {"q4_k", 256, 144, KERNELS(q4_k, Q8_K, slm__dot_q4_k_avx2, slm__dot_q4_k_avx512)},
@@ -86,6 +88,7 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     const struct type_row *r = &type_rows[t];
     out->to_float = r->to_float;
     out->from_float = r->from_float;
+    out->act_from_float = r->act_from_float ? r->act_from_float : r->from_float;
     if (!r->vec_dot[SLM_CPU_SCALAR]) return false;
     out->partner = r->partner;
     if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();

@@ -52,9 +52,12 @@ typedef enum slm_token_role {
  * metadata, SLM_E_UNSUPPORTED for an unknown tokenizer model or pre-tokenizer name. */
 slm_status slm_tokenizer_from_gguf(const slm_gguf *g, slm_tokenizer **out);
 /* Same from a Hugging Face tokenizer.json document (len bytes at json, borrowed for the call).
- * Supported: BPE with a ByteLevel / Digits / Split(regex) pre-tokenizer chain, BPE in the
- * SentencePiece style (Metaspace or Prepend/Replace ▁ normalizer, byte fallback), and WordPiece
- * with the BertNormalizer / BertPreTokenizer. */
+ * Supported: byte-level BPE with a ByteLevel / Digits / Split(regex, Isolated) pre-tokenizer chain
+ * and no normalizer, and WordPiece with a lower-casing BertNormalizer and the BertPreTokenizer
+ * (accents stripped as Hugging Face does; words over max_input_chars_per_word become [UNK]).
+ * Added tokens become control tokens (special) or user-defined tokens; a TemplateProcessing /
+ * BertProcessing post-processor gives the BOS/CLS and EOS/SEP tokens SLM_TOKENIZE_ADD_SPECIAL adds.
+ * Anything else is SLM_E_UNSUPPORTED. */
 slm_status slm_tokenizer_from_hf_json(const char *json, size_t len, slm_tokenizer **out);
 /* Reads a tokenizer.json file and calls slm_tokenizer_from_hf_json. */
 slm_status slm_tokenizer_load_hf_json(const char *path, slm_tokenizer **out);

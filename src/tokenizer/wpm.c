@@ -111,11 +111,16 @@ slm_status slm__wpm_encode(const slm_tokenizer *t, const char *s, size_t n, slm_
             l = 1;
         }
         i += (size_t)l;
+        utf8proc_category_t cat = utf8proc_category(c);
+        /* Hugging Face drops control characters (\v, \f, U+0085 too) before it looks for
+         * whitespace; the reference treats those as whitespace. */
+        bool hf = t->wpm_accents == SLM__WPM_DROP_MN;
+        if (hf && c != '\t' && c != '\n' && c != '\r' && is_other(cat)) continue;
         if (is_space((uint32_t)c)) {
             st = word_end(&w);
             continue;
         }
-        if (c == 0 || (c == 0xFFFD && l > 1) || is_other(utf8proc_category(c))) continue;
+        if (c == 0 || (c == 0xFFFD && l > 1) || is_other(cat)) continue;
         uint32_t parts[8];
         int np = strip_accents(t, (uint32_t)c, parts);
         for (int k = 0; k < np && st == SLM_OK; k++) {

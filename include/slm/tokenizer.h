@@ -12,8 +12,11 @@
  * Invalid UTF-8 in the input text is not an error:
  *  - SentencePiece with byte tokens: each byte that does not start a well-formed sequence becomes
  *    its <0xXX> byte token, so decoding gives back the exact input bytes;
- *  - byte-level BPE: such bytes are never part of a regex match and are encoded as their byte-level
- *    tokens (again lossless);
+ *  - byte-level BPE: such bytes are never part of a regex match and are encoded as their
+ *    byte-level tokens. Lossless when the vocabulary spells all 256 bytes (a byte it cannot spell
+ *    is dropped, as in the reference; several vocabularies lack 0xFE/0xFF, which UTF-8 never
+ *    uses) and does not mark byte characters as user-defined tokens (deepseek does: those decode
+ *    as their text, as in the reference);
  *  - WordPiece, and SentencePiece vocabularies without byte tokens: the unknown token, one per
  *    character (or invalid byte) that the vocabulary cannot spell. */
 #ifndef SLM_TOKENIZER_H

@@ -32,7 +32,8 @@ static bool same_ids(const slm_tokenizer *t, const char *text, size_t len, unsig
     TU_ASSERT_OK(slm_tokenize(t, text, len, flags, &ids, &n));
     bool ok = n == n_want && (n == 0 || !memcmp(ids, want, n * sizeof *ids));
     if (!ok) {
-        printf("MISMATCH %s: flags %u text '%.*s'\n", where, flags, (int)(len < 200 ? len : 200), text);
+        printf("MISMATCH %s: flags %u text '%.*s'\n", where, flags, (int)(len < 200 ? len : 200),
+               text);
         print_ids("want", want, n_want);
         print_ids("got ", ids, n);
     }
@@ -49,7 +50,8 @@ static bool round_trips(const slm_tokenizer *t, const char *text, size_t len) {
     size_t blen;
     TU_ASSERT_OK(slm_detokenize(t, ids, n, 0, &back, &blen));
     bool ok = blen == len && !memcmp(back, text, len);
-    if (!ok) printf("ROUND TRIP %s: '%.*s' -> '%s'\n", slm_tokenizer_pre_name(t), (int)len, text, back);
+    if (!ok)
+        printf("ROUND TRIP %s: '%.*s' -> '%s'\n", slm_tokenizer_pre_name(t), (int)len, text, back);
     slm_free(ids);
     slm_free(back);
     return ok;
@@ -98,8 +100,11 @@ static void golden_files(void **state) {
         const cJSON *e;
         cJSON_ArrayForEach(e, cJSON_GetObjectItem(doc, "entries")) {
             const char *text = cJSON_GetObjectItem(e, "text")->valuestring;
-            unsigned flags = (cJSON_IsTrue(cJSON_GetObjectItem(e, "add_special")) ? SLM_TOKENIZE_ADD_SPECIAL : 0) |
-                             (cJSON_IsTrue(cJSON_GetObjectItem(e, "parse_special")) ? SLM_TOKENIZE_PARSE_SPECIAL : 0);
+            unsigned flags =
+                (cJSON_IsTrue(cJSON_GetObjectItem(e, "add_special")) ? SLM_TOKENIZE_ADD_SPECIAL
+                                                                     : 0) |
+                (cJSON_IsTrue(cJSON_GetObjectItem(e, "parse_special")) ? SLM_TOKENIZE_PARSE_SPECIAL
+                                                                       : 0);
             const cJSON *want = cJSON_GetObjectItem(e, "ids");
             total++;
             n_file++;
@@ -110,7 +115,8 @@ static void golden_files(void **state) {
                 size_t n;
                 TU_ASSERT_OK(slm_tokenize(t, text, strlen(text), flags, &ids, &n));
                 bool has_unk = false;
-                for (size_t i = 0; i < n; i++) has_unk |= ids[i] == slm_tokenizer_token_id(t, SLM_TOKEN_UNK);
+                for (size_t i = 0; i < n; i++)
+                    has_unk |= ids[i] == slm_tokenizer_token_id(t, SLM_TOKEN_UNK);
                 assert_true(has_unk);
                 slm_free(ids);
                 failed_ref++;
@@ -119,21 +125,25 @@ static void golden_files(void **state) {
             int n_want = cJSON_GetArraySize(want);
             int32_t *w = malloc(sizeof *w * (size_t)(n_want + 1));
             for (int i = 0; i < n_want; i++) w[i] = cJSON_GetArrayItem(want, i)->valueint;
-            if (same_ids(t, text, strlen(text), flags, w, (size_t)n_want, golden)) matched++, ok_file++;
-            else all_ok = false;
+            if (same_ids(t, text, strlen(text), flags, w, (size_t)n_want, golden))
+                matched++, ok_file++;
+            else
+                all_ok = false;
             free(w);
             if (lossless(t) && !flags) {
                 assert_true(round_trips(t, text, strlen(text)));
                 trips++;
             }
         }
-        printf("golden %-40s %s/%s: %d/%d exact\n", golden, slm_tokenizer_kind_name(slm_tokenizer_get_kind(t)),
-               slm_tokenizer_pre_name(t), ok_file, n_file);
+        printf("golden %-40s %s/%s: %d/%d exact\n", golden,
+               slm_tokenizer_kind_name(slm_tokenizer_get_kind(t)), slm_tokenizer_pre_name(t),
+               ok_file, n_file);
         files++;
         cJSON_Delete(doc);
         slm_tokenizer_free(t);
     }
-    printf("golden: %d files, %d/%d strings exact, %d where the reference failed (unk), %d round trips\n",
+    printf("golden: %d files, %d/%d strings exact, %d where the reference failed (unk), %d round "
+           "trips\n",
            files, matched, total - failed_ref, failed_ref, trips);
     cJSON_Delete(idx);
     free(index);
@@ -171,8 +181,10 @@ static void check_inp_out(const char *dir, const char *base, int *n_ok, int *n_a
             p = q;
         }
         all++;
-        if (same_ids(t, s, len, SLM_TOKENIZE_PARSE_SPECIAL, want, n_want, base)) ok++;
-        else *all_ok = false;
+        if (same_ids(t, s, len, SLM_TOKENIZE_PARSE_SPECIAL, want, n_want, base))
+            ok++;
+        else
+            *all_ok = false;
         if (lossless(t)) assert_true(round_trips(t, s, len));
         if (!end || !eol) break;
         s = end + sizeof sep - 1;
@@ -186,7 +198,9 @@ static void check_inp_out(const char *dir, const char *base, int *n_ok, int *n_a
     slm_tokenizer_free(t);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void llama_cpp_pairs(void **state) {
     (void)state;
@@ -222,11 +236,20 @@ static void llama_cpp_pairs(void **state) {
     assert_true(all_ok);
 }
 
-
 /* ---- a small vocabulary written here, so these tests run without ../shared ---- */
 
 /* SentencePiece-style: <unk> <s> </s>, the 256 byte tokens, then a few pieces with scores. */
-static const char *const spm_pieces[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab", "\xe2\x96\x81" "ab", "abc", "<|im_start|>"};
+static const char *const spm_pieces[] = {"\xe2\x96\x81",
+                                         "a",
+                                         "b",
+                                         "c",
+                                         "\xe2\x96\x81"
+                                         "a",
+                                         "ab",
+                                         "\xe2\x96\x81"
+                                         "ab",
+                                         "abc",
+                                         "<|im_start|>"};
 
 static void *write_spm(size_t *size, bool with_bytes) {
     slm_gguf_writer *w;
@@ -251,8 +274,10 @@ static void *write_spm(size_t *size, bool with_bytes) {
     TU_ASSERT_OK(slm_gguf_writer_set_str(w, "general.architecture", "llama"));
     TU_ASSERT_OK(slm_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama"));
     TU_ASSERT_OK(slm_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, (uint64_t)n));
-    TU_ASSERT_OK(slm_gguf_writer_set_arr(w, "tokenizer.ggml.scores", SLM_GGUF_FLOAT32, scores, (uint64_t)n));
-    TU_ASSERT_OK(slm_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", SLM_GGUF_INT32, types, (uint64_t)n));
+    TU_ASSERT_OK(
+        slm_gguf_writer_set_arr(w, "tokenizer.ggml.scores", SLM_GGUF_FLOAT32, scores, (uint64_t)n));
+    TU_ASSERT_OK(slm_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", SLM_GGUF_INT32, types,
+                                         (uint64_t)n));
     void *buf;
     TU_ASSERT_OK(slm_gguf_writer_write_memory(w, &buf, size));
     slm_gguf_writer_free(w);
@@ -327,7 +352,11 @@ static void spm_synthetic(void **state) {
 static bool valid_utf8(const char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         unsigned c = (unsigned char)s[i];
-        size_t l = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t l = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
         if (!l || i + l > n) return false;
         for (size_t k = 1; k < l; k++)
             if (((unsigned char)s[i + k] & 0xC0) != 0x80) return false;
@@ -345,8 +374,10 @@ static void stream_check(const slm_tokenizer *t, const int32_t *ids, size_t n, c
     for (size_t i = 0; i <= n; i++) {
         const char *chunk;
         size_t cl;
-        if (i < n) TU_ASSERT_OK(slm_detok_stream_push(s, ids[i], &chunk, &cl));
-        else TU_ASSERT_OK(slm_detok_stream_flush(s, &chunk, &cl));
+        if (i < n)
+            TU_ASSERT_OK(slm_detok_stream_push(s, ids[i], &chunk, &cl));
+        else
+            TU_ASSERT_OK(slm_detok_stream_flush(s, &chunk, &cl));
         assert_true(valid_utf8(chunk, cl));
         assert_true(len + cl < sizeof acc);
         memcpy(acc + len, chunk, cl);
@@ -377,7 +408,8 @@ static void streaming_decoder(void **state) {
 
     char *p = tu_require_shared("models/tokenizers/llama.cpp/ggml-vocab-gpt-2.gguf");
     t = load_gguf_tok(p);
-    text = "\xf0\x9f\x9a\x80\xf0\x9f\x94\xa5 emoji split over byte-level tokens \xe2\x9c\x85 \xed\x95\x9c\xea\xb5\xad\xec\x96\xb4";
+    text = "\xf0\x9f\x9a\x80\xf0\x9f\x94\xa5 emoji split over byte-level tokens \xe2\x9c\x85 "
+           "\xed\x95\x9c\xea\xb5\xad\xec\x96\xb4";
     TU_ASSERT_OK(slm_tokenize(t, text, strlen(text), 0, &ids, &n));
     stream_check(t, ids, n, text);
     slm_free(ids);
@@ -388,7 +420,8 @@ static void streaming_decoder(void **state) {
 /* Invalid UTF-8: byte fallback and byte-level BPE keep every byte; WordPiece gives [UNK]. */
 static void invalid_utf8(void **state) {
     (void)state;
-    static const char bad[] = "ok \xff\xfe caf\xc3 \x80\x80 \xed\xa0\x80 \xf4\x90\x80\x80 end\xe2\x82";
+    static const char bad[] =
+        "ok \xff\xfe caf\xc3 \x80\x80 \xed\xa0\x80 \xf4\x90\x80\x80 end\xe2\x82";
     size_t len = sizeof bad - 1;
     size_t size;
     void *buf = write_spm(&size, true);
@@ -398,7 +431,8 @@ static void invalid_utf8(void **state) {
     slm_free(buf);
     /* (not deepseek: its byte characters are user-defined tokens, which decode as their text; not
      * falcon, mpt, starcoder, refact: they cannot spell bytes 0xFE and 0xFF) */
-    static const char *const lossless_vocabs[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf"};
+    static const char *const lossless_vocabs[] = {"ggml-vocab-gpt-2.gguf",
+                                                  "ggml-vocab-llama-spm.gguf"};
     for (size_t i = 0; i < sizeof lossless_vocabs / sizeof *lossless_vocabs; i++) {
         char rel[256];
         snprintf(rel, sizeof rel, "models/tokenizers/llama.cpp/%s", lossless_vocabs[i]);
@@ -432,7 +466,8 @@ static char *long_text(size_t *len) {
         "Once upon a time, there was a little girl named Lily. She loved to play in the park. ",
         "int main(void) {\n    for (int i = 0; i < 10; i++) printf(\"%d\\n\", i * 42);\n}\n",
         "Population: 1,000,000 people; budget $12,345.67 (about 9.87e+05 EUR). ",
-        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80 \xd1\x80\xd1\x83\xd1\x81 ",
+        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80 "
+        "\xd1\x80\xd1\x83\xd1\x81 ",
     };
     size_t cap = 10u << 20, n = 0;
     char *s = malloc(cap + 1);
@@ -457,7 +492,8 @@ static void long_input(void **state) {
     (void)state;
     size_t len;
     char *text = long_text(&len);
-    static const char *const vocabs[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf", "ggml-vocab-bert-bge.gguf"};
+    static const char *const vocabs[] = {"ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf",
+                                         "ggml-vocab-bert-bge.gguf"};
     bool any = false;
     for (size_t i = 0; i < sizeof vocabs / sizeof *vocabs; i++) {
         char rel[256];
@@ -573,7 +609,8 @@ static void hostile_metadata(void **state) {
     TU_ASSERT_OK(slm_gguf_writer_remove(w, "tokenizer.ggml.scores"));
     TU_ASSERT_OK(slm_gguf_writer_set_str(w, "tokenizer.ggml.bos_token_id", "x"));
     assert_int_equal(tok_status(w), SLM_E_INVALID_MODEL);
-    TU_ASSERT_OK(slm_gguf_writer_set_i64(w, "tokenizer.ggml.bos_token_id", 1000000)); /* out of range: dropped */
+    TU_ASSERT_OK(slm_gguf_writer_set_i64(w, "tokenizer.ggml.bos_token_id",
+                                         1000000)); /* out of range: dropped */
     TU_ASSERT_OK(slm_gguf_writer_set_u32(w, "tokenizer.ggml.add_bos_token", 1));
     assert_int_equal(tok_status(w), SLM_E_INVALID_MODEL);
     TU_ASSERT_OK(slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true));
@@ -600,7 +637,8 @@ static void hostile_metadata(void **state) {
                 if (slm_tokenize(t, "hello <|im_start|> abc", 22, 3, &ids, &n) == SLM_OK) {
                     char *text;
                     size_t len;
-                    if (slm_detokenize(t, ids, n, SLM_DECODE_SPECIAL, &text, &len) == SLM_OK) slm_free(text);
+                    if (slm_detokenize(t, ids, n, SLM_DECODE_SPECIAL, &text, &len) == SLM_OK)
+                        slm_free(text);
                     slm_free(ids);
                 }
                 slm_tokenizer_free(t);
@@ -620,10 +658,13 @@ static void cli_tokenize(void **state) {
     assert_int_equal(tu_run(&out, "'%s' tokenize '%s' 'Hello world' --json", slm, vocab), 0);
     assert_string_equal(out, "{\"ids\":[1,15043,3186]}\n");
     free(out);
-    assert_int_equal(tu_run(&out, "'%s' tokenize '%s' 'Hello world' --no-special --json", slm, vocab), 0);
+    assert_int_equal(
+        tu_run(&out, "'%s' tokenize '%s' 'Hello world' --no-special --json", slm, vocab), 0);
     assert_string_equal(out, "{\"ids\":[15043,3186]}\n");
     free(out);
-    assert_int_equal(tu_run(&out, "'%s' tokenize '%s' '</s>' --no-special --parse-special --json", slm, vocab), 0);
+    assert_int_equal(
+        tu_run(&out, "'%s' tokenize '%s' '</s>' --no-special --parse-special --json", slm, vocab),
+        0);
     assert_string_equal(out, "{\"ids\":[2]}\n");
     free(out);
     assert_int_equal(tu_run(&out, "'%s' tokenize /nonexistent.gguf x --json 2>&1", slm), 3);
@@ -637,14 +678,10 @@ static void cli_tokenize(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(golden_files),
-        cmocka_unit_test(llama_cpp_pairs),
-        cmocka_unit_test(spm_synthetic),
-        cmocka_unit_test(streaming_decoder),
-        cmocka_unit_test(invalid_utf8),
-        cmocka_unit_test(long_input),
-        cmocka_unit_test(parse_special_real),
-        cmocka_unit_test(hostile_metadata),
+        cmocka_unit_test(golden_files),       cmocka_unit_test(llama_cpp_pairs),
+        cmocka_unit_test(spm_synthetic),      cmocka_unit_test(streaming_decoder),
+        cmocka_unit_test(invalid_utf8),       cmocka_unit_test(long_input),
+        cmocka_unit_test(parse_special_real), cmocka_unit_test(hostile_metadata),
         cmocka_unit_test(cli_tokenize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

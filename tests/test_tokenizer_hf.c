@@ -18,12 +18,15 @@ static cJSON *oracle(const char *tok_path) {
     snprintf(out, sizeof out, "%s/oracle.json", dir);
     const char *src = getenv("SLM_SOURCE_DIR");
     char *log = NULL;
-    int rc = tu_run(&log, "python3 '%s/tests/tokenizer_oracle.py' '%s' '%s' %d 2>&1", src ? src : ".",
-                    tok_path, out, N_STRINGS);
+    int rc = tu_run(&log, "python3 '%s/tests/tokenizer_oracle.py' '%s' '%s' %d 2>&1",
+                    src ? src : ".", tok_path, out, N_STRINGS);
     cJSON *doc = NULL;
-    if (rc == 0) doc = tu_read_json(out);
-    else printf("skipped: Hugging Face tokenizers oracle unavailable (exit %d: %s); pip install -r tests/requirements.txt\n", rc,
-                log ? log : "");
+    if (rc == 0)
+        doc = tu_read_json(out);
+    else
+        printf("skipped: Hugging Face tokenizers oracle unavailable (exit %d: %s); pip install -r "
+               "tests/requirements.txt\n",
+               rc, log ? log : "");
     free(log);
     tu_rmtree(dir);
     free(dir);
@@ -49,15 +52,20 @@ static void compare(const char *rel, bool check_round_trip) {
         int32_t *ids;
         size_t n_ids;
         /* Hugging Face recognises added tokens in the text unless told otherwise. */
-        TU_ASSERT_OK(slm_tokenize(t, text, len, SLM_TOKENIZE_PARSE_SPECIAL | (add ? SLM_TOKENIZE_ADD_SPECIAL : 0),
+        TU_ASSERT_OK(slm_tokenize(t, text, len,
+                                  SLM_TOKENIZE_PARSE_SPECIAL | (add ? SLM_TOKENIZE_ADD_SPECIAL : 0),
                                   &ids, &n_ids));
         bool same = (int)n_ids == cJSON_GetArraySize(want);
-        for (size_t i = 0; same && i < n_ids; i++) same = ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
+        for (size_t i = 0; same && i < n_ids; i++)
+            same = ids[i] == cJSON_GetArrayItem(want, (int)i)->valueint;
         n++;
-        if (same) ok++;
+        if (same)
+            ok++;
         else if (shown++ < 8) {
-            printf("MISMATCH %s add_special=%d text '%.*s'\n  want:", rel, add, (int)(len < 160 ? len : 160), text);
-            for (int i = 0; i < cJSON_GetArraySize(want); i++) printf(" %d", cJSON_GetArrayItem(want, i)->valueint);
+            printf("MISMATCH %s add_special=%d text '%.*s'\n  want:", rel, add,
+                   (int)(len < 160 ? len : 160), text);
+            for (int i = 0; i < cJSON_GetArraySize(want); i++)
+                printf(" %d", cJSON_GetArrayItem(want, i)->valueint);
             printf("\n  got: ");
             for (size_t i = 0; i < n_ids; i++) printf(" %d", ids[i]);
             printf("\n");
@@ -75,7 +83,8 @@ static void compare(const char *rel, bool check_round_trip) {
             trips++;
         }
     }
-    printf("%s: %d/%d strings exact against the tokenizers package, %d round trips\n", rel, ok, n, trips);
+    printf("%s: %d/%d strings exact against the tokenizers package, %d round trips\n", rel, ok, n,
+           trips);
     assert_true(n >= 2000);
     assert_int_equal(ok, n);
     slm_tokenizer_free(t);
@@ -96,7 +105,9 @@ static void minilm_vs_hf(void **state) {
 static void expect_error(const char *json, slm_status want) {
     slm_tokenizer *t = (slm_tokenizer *)1;
     slm_status st = slm_tokenizer_from_hf_json(json, strlen(json), &t);
-    if (st != want) fail_msg("'%s' -> %s (%s), want %s", json, slm_status_name(st), slm_error_detail(), slm_status_name(want));
+    if (st != want)
+        fail_msg("'%s' -> %s (%s), want %s", json, slm_status_name(st), slm_error_detail(),
+                 slm_status_name(want));
     assert_null(t);
 }
 
@@ -114,19 +125,24 @@ static void hostile_json(void **state) {
     /* a gap in the ids, an id used twice */
     expect_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":2}}}", SLM_E_INVALID_MODEL);
     expect_error("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0}}}", SLM_E_INVALID_MODEL);
-    const char *bpe_head = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},";
+    const char *bpe_head = "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":"
+                           "\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},";
     char buf[1024];
     snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\", \"a c\"]}}", bpe_head);
     expect_error(buf, SLM_E_INVALID_MODEL);
     snprintf(buf, sizeof buf, "%s\"merges\":[17]}}", bpe_head);
     expect_error(buf, SLM_E_INVALID_MODEL);
-    snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\"]},\"normalizer\":{\"type\":\"NFC\"}}", bpe_head);
+    snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\"]},\"normalizer\":{\"type\":\"NFC\"}}",
+             bpe_head);
     expect_error(buf, SLM_E_UNSUPPORTED);
-    snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\"]},\"added_tokens\":[{\"id\":1,\"content\":\"zz\"}]}", bpe_head);
+    snprintf(buf, sizeof buf,
+             "%s\"merges\":[\"a b\"]},\"added_tokens\":[{\"id\":1,\"content\":\"zz\"}]}", bpe_head);
     expect_error(buf, SLM_E_INVALID_MODEL);
-    snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\"]},\"post_processor\":{\"type\":\"Weird\"}}", bpe_head);
+    snprintf(buf, sizeof buf, "%s\"merges\":[\"a b\"]},\"post_processor\":{\"type\":\"Weird\"}}",
+             bpe_head);
     expect_error(buf, SLM_E_UNSUPPORTED);
-    expect_error("{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"},"
+    expect_error("{\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},"
+                 "\"behavior\":\"Isolated\"},"
                  "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}",
                  SLM_E_INVALID_MODEL);
     expect_error("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{\"a\":0}}}", SLM_E_UNSUPPORTED);

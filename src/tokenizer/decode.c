@@ -34,8 +34,10 @@ static int hexval(char c) {
 
 /* Appends the bytes token id stands for; *strip: remove one leading space from this piece if it
  * produces any output (cleared once something was written). */
-static slm_status render(const slm_tokenizer *t, int32_t id, unsigned flags, bool *strip, struct buf *b) {
-    if (id < 0 || id >= t->n_vocab) return slm__error(SLM_E_INVALID_INPUT, "detokenize: token id %d out of range", id);
+static slm_status render(const slm_tokenizer *t, int32_t id, unsigned flags, bool *strip,
+                         struct buf *b) {
+    if (id < 0 || id >= t->n_vocab)
+        return slm__error(SLM_E_INVALID_INPUT, "detokenize: token id %d out of range", id);
     const char *s = t->pool + t->off[id];
     size_t n = t->len[id];
     uint8_t a = t->attr[id];
@@ -146,7 +148,10 @@ void slm_detok_stream_free(slm_detok_stream *s) {
  * "maximal subpart"); 0 if p[0] cannot start one. */
 static size_t utf8_subpart(const uint8_t *p, size_t n) {
     uint8_t c = p[0];
-    size_t need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    size_t need = c >= 0xC2 && c <= 0xDF   ? 2
+                  : c >= 0xE0 && c <= 0xEF ? 3
+                  : c >= 0xF0 && c <= 0xF4 ? 4
+                                           : 0;
     if (!need) return 0;
     size_t k = 1;
     for (; k < n && k < need; k++) {

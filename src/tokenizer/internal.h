@@ -38,14 +38,14 @@ struct slm_tokenizer {
     char *pool;
     uint32_t *off;
     uint32_t *len;
-    float *score;   /* SPM merge scores (NULL for the others) */
-    uint8_t *attr;  /* SLM__TOK_* */
+    float *score;  /* SPM merge scores (NULL for the others) */
+    uint8_t *attr; /* SLM__TOK_* */
     uint32_t max_token_len;
     /* text -> id: open addressing, power-of-two capacity, -1 = empty */
     int32_t *map;
     uint32_t map_mask;
     /* BPE merges: (left id, right id) -> rank and merged id, open addressing */
-    uint64_t *merge_key;   /* ((uint64_t)left << 32 | right) + 1; 0 = empty */
+    uint64_t *merge_key; /* ((uint64_t)left << 32 | right) + 1; 0 = empty */
     int32_t *merge_rank;
     int32_t *merge_id;
     uint64_t merge_mask;
@@ -60,7 +60,7 @@ struct slm_tokenizer {
     int32_t *partition;
     int32_t n_partition;
     /* byte-level BPE pre-tokenizer */
-    int pre;                 /* row of the pre-tokenizer table */
+    int pre; /* row of the pre-tokenizer table */
     const char *pre_name;
     pcre2_code *re[SLM__PRE_MAX_REGEX];
     int n_re;
@@ -71,7 +71,8 @@ struct slm_tokenizer {
 
 /* ---- construction (vocab.c) ---- */
 /* Allocates a tokenizer with n tokens whose texts total pool_bytes; tables zeroed, ids -1. */
-slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes, slm_tokenizer **out);
+slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes,
+                          slm_tokenizer **out);
 /* Sets token i's text (copied into the pool; tokens must be set in order 0, 1, ...). */
 void slm__tok_set_text(slm_tokenizer *t, int32_t i, const char *s, size_t n, size_t *pool_used);
 /* Builds the text map (a duplicated text maps to its last id), the byte tables and the partition
@@ -96,7 +97,8 @@ static inline uint64_t slm__mix64(uint64_t x) {
     return x;
 }
 
-static inline int32_t slm__tok_merge(const slm_tokenizer *t, int32_t a, int32_t b, int32_t *merged) {
+static inline int32_t slm__tok_merge(const slm_tokenizer *t, int32_t a, int32_t b,
+                                     int32_t *merged) {
     if (!t->merge_key || a < 0 || b < 0) return -1;
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     for (uint64_t h = slm__mix64(key) & t->merge_mask;; h = (h + 1) & t->merge_mask) {

@@ -28,7 +28,8 @@ static int json_id(const cJSON *v) {
 
 /* Appends the regexes of one pre-tokenizer node; ByteLevel must not add a prefix space. */
 static slm_status pre_chain(const cJSON *p, const char **re, int *n, char **owned, int *n_owned) {
-    if (!cJSON_IsObject(p)) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: pre_tokenizer missing");
+    if (!cJSON_IsObject(p))
+        return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: pre_tokenizer missing");
     if (json_is(p, "type", "Sequence")) {
         const cJSON *c;
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(p, "pretokenizers")) {
@@ -37,22 +38,27 @@ static slm_status pre_chain(const cJSON *p, const char **re, int *n, char **owne
         }
         return SLM_OK;
     }
-    if (*n >= SLM__PRE_MAX_REGEX) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: pre-tokenizer chain too long");
+    if (*n >= SLM__PRE_MAX_REGEX)
+        return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: pre-tokenizer chain too long");
     if (json_is(p, "type", "ByteLevel")) {
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "add_prefix_space")))
             return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: ByteLevel add_prefix_space");
-        if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "use_regex"))) re[(*n)++] = slm__re_gpt2;
+        if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(p, "use_regex")))
+            re[(*n)++] = slm__re_gpt2;
         return SLM_OK;
     }
     if (json_is(p, "type", "Digits")) {
-        re[(*n)++] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "individual_digits")) ? "\\p{N}" : "\\p{N}+";
+        re[(*n)++] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "individual_digits"))
+                         ? "\\p{N}"
+                         : "\\p{N}+";
         return SLM_OK;
     }
     if (json_is(p, "type", "Split")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(p, "pattern");
         const cJSON *rx = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
         const cJSON *str = cJSON_GetObjectItemCaseSensitive(pat, "String");
-        if (!json_is(p, "behavior", "Isolated") || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "invert")))
+        if (!json_is(p, "behavior", "Isolated") ||
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "invert")))
             return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: Split other than Isolated");
         if (cJSON_IsString(rx)) {
             re[(*n)++] = rx->valuestring;
@@ -109,24 +115,35 @@ static slm_status set_specials_from_post(slm_tokenizer *t, const cJSON *post) {
         const cJSON *e;
         cJSON_ArrayForEach(e, single) {
             const cJSON *sp = cJSON_GetObjectItemCaseSensitive(e, "SpecialToken");
-            if (cJSON_GetObjectItemCaseSensitive(e, "Sequence")) seq_at = i;
+            if (cJSON_GetObjectItemCaseSensitive(e, "Sequence"))
+                seq_at = i;
             else if (sp) {
                 const cJSON *idv = cJSON_GetObjectItemCaseSensitive(sp, "id");
-                if (!cJSON_IsString(idv)) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: template token");
+                if (!cJSON_IsString(idv))
+                    return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: template token");
                 int32_t id = slm__tok_find(t, idv->valuestring, strlen(idv->valuestring));
-                if (id < 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: template token '%s' not in vocabulary", idv->valuestring);
+                if (id < 0)
+                    return slm__error(SLM_E_INVALID_MODEL,
+                                      "tokenizer.json: template token '%s' not in vocabulary",
+                                      idv->valuestring);
                 if (seq_at < 0) {
-                    if (first >= 0) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: template with two leading tokens");
+                    if (first >= 0)
+                        return slm__error(SLM_E_UNSUPPORTED,
+                                          "tokenizer.json: template with two leading tokens");
                     first = id;
                 } else {
-                    if (last >= 0) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: template with two trailing tokens");
+                    if (last >= 0)
+                        return slm__error(SLM_E_UNSUPPORTED,
+                                          "tokenizer.json: template with two trailing tokens");
                     last = id;
                 }
             }
             i++;
         }
-        if (seq_at < 0 || n > 3) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: template shape");
-    } else if (json_is(post, "type", "BertProcessing") || json_is(post, "type", "RobertaProcessing")) {
+        if (seq_at < 0 || n > 3)
+            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: template shape");
+    } else if (json_is(post, "type", "BertProcessing") ||
+               json_is(post, "type", "RobertaProcessing")) {
         first = json_id(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(post, "cls"), 1));
         last = json_id(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(post, "sep"), 1));
         if (first < 0 || last < 0 || first >= t->n_vocab || last >= t->n_vocab)
@@ -151,7 +168,8 @@ static slm_status set_specials_from_post(slm_tokenizer *t, const cJSON *post) {
 static slm_status check_normalizer(const struct hf *h, const cJSON *root) {
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     if (h->kind == SLM_TOKENIZER_BPE) {
-        if (norm && !cJSON_IsNull(norm)) return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE with a normalizer");
+        if (norm && !cJSON_IsNull(norm))
+            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE with a normalizer");
         return SLM_OK;
     }
     const cJSON *sa = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
@@ -159,9 +177,12 @@ static slm_status check_normalizer(const struct hf *h, const cJSON *root) {
         !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(norm, "lowercase")) || cJSON_IsFalse(sa) ||
         cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(norm, "clean_text")) ||
         cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(norm, "handle_chinese_chars")))
-        return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: WordPiece needs a lower-casing BertNormalizer");
-    if (!json_is(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "type", "BertPreTokenizer"))
-        return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: WordPiece needs the BertPreTokenizer");
+        return slm__error(SLM_E_UNSUPPORTED,
+                          "tokenizer.json: WordPiece needs a lower-casing BertNormalizer");
+    if (!json_is(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "type",
+                 "BertPreTokenizer"))
+        return slm__error(SLM_E_UNSUPPORTED,
+                          "tokenizer.json: WordPiece needs the BertPreTokenizer");
     return SLM_OK;
 }
 
@@ -172,20 +193,23 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(m, "continuing_subword_prefix");
         prefix = cJSON_IsString(p) ? p->valuestring : "##";
     } else {
-        static const char *const off[] = {"continuing_subword_prefix", "end_of_word_suffix", "dropout"};
+        static const char *const off[] = {"continuing_subword_prefix", "end_of_word_suffix",
+                                          "dropout"};
         for (size_t k = 0; k < SLM_ARRAY_LEN(off); k++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, off[k]);
             if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !*v->valuestring))
                 return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE %s", off[k]);
         }
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "byte_fallback")))
-            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE byte_fallback without byte-level pre-tokenizer");
+            return slm__error(SLM_E_UNSUPPORTED,
+                              "tokenizer.json: BPE byte_fallback without byte-level pre-tokenizer");
     }
     slm_status st = check_normalizer(h, root);
     if (st != SLM_OK) return st;
     size_t pool = 0;
     for (int32_t i = 0; i < h->n; i++) {
-        if (!h->text[i]) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: no token has id %d", i);
+        if (!h->text[i])
+            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: no token has id %d", i);
         pool += stored_text(h, i, prefix, NULL);
     }
     slm_tokenizer *t;
@@ -210,21 +234,29 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
     const cJSON *a;
     cJSON_ArrayForEach(a, h->added) {
         int32_t id = json_id(cJSON_GetObjectItemCaseSensitive(a, "id"));
-        t->attr[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special")) ? SLM__TOK_CONTROL : SLM__TOK_USER;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip"))) t->attr[id] |= SLM__TOK_LSTRIP;
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip"))) t->attr[id] |= SLM__TOK_RSTRIP;
+        t->attr[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special"))
+                          ? SLM__TOK_CONTROL
+                          : SLM__TOK_USER;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "lstrip")))
+            t->attr[id] |= SLM__TOK_LSTRIP;
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip")))
+            t->attr[id] |= SLM__TOK_RSTRIP;
     }
     st = slm__tok_finish(t);
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(m, "unk_token");
     if (st == SLM_OK && cJSON_IsString(unk)) {
         int32_t id = slm__tok_find(t, unk->valuestring, strlen(unk->valuestring));
-        if (id < 0) st = slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: unk_token '%s' not in vocabulary", unk->valuestring);
+        if (id < 0)
+            st = slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: unk_token '%s' not in vocabulary",
+                            unk->valuestring);
         t->special[SLM_TOKEN_UNK] = id;
     }
     if (st == SLM_OK && h->kind == SLM_TOKENIZER_WPM) {
         t->wpm_accents = SLM__WPM_DROP_MN;
         const cJSON *mx = cJSON_GetObjectItemCaseSensitive(m, "max_input_chars_per_word");
-        t->wpm_max_chars = cJSON_IsNumber(mx) && mx->valuedouble > 0 && mx->valuedouble < 1e9 ? (uint32_t)mx->valuedouble : 100;
+        t->wpm_max_chars = cJSON_IsNumber(mx) && mx->valuedouble > 0 && mx->valuedouble < 1e9
+                               ? (uint32_t)mx->valuedouble
+                               : 100;
         t->special[SLM_TOKEN_PAD] = slm__tok_find(t, "[PAD]", 5);
         t->special[SLM_TOKEN_MASK] = slm__tok_find(t, "[MASK]", 6);
     }
@@ -233,7 +265,8 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         const char *re[SLM__PRE_MAX_REGEX];
         char *owned[SLM__PRE_MAX_REGEX];
         int n_re = 0, n_owned = 0;
-        st = pre_chain(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), re, &n_re, owned, &n_owned);
+        st = pre_chain(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), re, &n_re, owned,
+                       &n_owned);
         if (st == SLM_OK) st = slm__pre_setup_custom(t, re, n_re);
         for (int k = 0; k < n_owned; k++) slm__free(owned[k]);
         t->pre_name = "tokenizer.json";
@@ -248,7 +281,8 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
             if (cJSON_IsString(mg)) {
                 const char *s = mg->valuestring, *sp = *s ? strchr(s + 1, ' ') : NULL;
                 if (sp) l = s, ll = (size_t)(sp - s), r = sp + 1, rl = strlen(sp + 1);
-            } else if (cJSON_IsArray(mg) && cJSON_GetArraySize(mg) == 2 && cJSON_IsString(cJSON_GetArrayItem(mg, 0)) &&
+            } else if (cJSON_IsArray(mg) && cJSON_GetArraySize(mg) == 2 &&
+                       cJSON_IsString(cJSON_GetArrayItem(mg, 0)) &&
                        cJSON_IsString(cJSON_GetArrayItem(mg, 1))) {
                 l = cJSON_GetArrayItem(mg, 0)->valuestring, ll = strlen(l);
                 r = cJSON_GetArrayItem(mg, 1)->valuestring, rl = strlen(r);
@@ -265,13 +299,18 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
             tmp = cat;
             memcpy(cat, l, ll);
             memcpy(cat + ll, r, rl);
-            int32_t ia = slm__tok_find(t, l, ll), ib = slm__tok_find(t, r, rl), ab = slm__tok_find(t, cat, ll + rl);
+            int32_t ia = slm__tok_find(t, l, ll), ib = slm__tok_find(t, r, rl),
+                    ab = slm__tok_find(t, cat, ll + rl);
             if (ia < 0 || ib < 0 || ab < 0)
-                st = slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: merge %d uses a token not in the vocabulary", rank);
-            else slm__tok_add_merge(t, ia, ib, ab, rank++);
+                st =
+                    slm__error(SLM_E_INVALID_MODEL,
+                               "tokenizer.json: merge %d uses a token not in the vocabulary", rank);
+            else
+                slm__tok_add_merge(t, ia, ib, ab, rank++);
         }
     }
-    if (st == SLM_OK) st = set_specials_from_post(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+    if (st == SLM_OK)
+        st = set_specials_from_post(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
     slm__free(tmp);
     if (st != SLM_OK) {
         slm_tokenizer_free(t);
@@ -286,16 +325,22 @@ static slm_status from_json(const cJSON *root, slm_tokenizer **out) {
     h.model = cJSON_GetObjectItemCaseSensitive(root, "model");
     h.vocab = cJSON_GetObjectItemCaseSensitive(h.model, "vocab");
     h.added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
-    if (json_is(h.model, "type", "BPE")) h.kind = SLM_TOKENIZER_BPE;
-    else if (json_is(h.model, "type", "WordPiece")) h.kind = SLM_TOKENIZER_WPM;
-    else return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: model type is not BPE or WordPiece");
-    if (!cJSON_IsObject(h.vocab)) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: model.vocab is not an object");
-    if (h.added && !cJSON_IsArray(h.added)) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: added_tokens");
+    if (json_is(h.model, "type", "BPE"))
+        h.kind = SLM_TOKENIZER_BPE;
+    else if (json_is(h.model, "type", "WordPiece"))
+        h.kind = SLM_TOKENIZER_WPM;
+    else
+        return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: model type is not BPE or WordPiece");
+    if (!cJSON_IsObject(h.vocab))
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: model.vocab is not an object");
+    if (h.added && !cJSON_IsArray(h.added))
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: added_tokens");
     int32_t n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, h.vocab) {
         int id = json_id(e);
-        if (id < 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: bad id for '%s'", e->string);
+        if (id < 0)
+            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: bad id for '%s'", e->string);
         n = SLM_MAX(n, id + 1);
     }
     cJSON_ArrayForEach(e, h.added) {
@@ -325,7 +370,8 @@ static slm_status from_json(const cJSON *root, slm_tokenizer **out) {
             int id = json_id(cJSON_GetObjectItemCaseSensitive(e, "id"));
             const char *c = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
             if (h.text[id] && strcmp(h.text[id], c)) {
-                st = slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: added token %d differs from the vocabulary", id);
+                st = slm__error(SLM_E_INVALID_MODEL,
+                                "tokenizer.json: added token %d differs from the vocabulary", id);
                 break;
             }
             h.text[id] = c;

@@ -32,8 +32,8 @@ static bool takes_part(const slm_tokenizer *t, int32_t id, bool parse_special) {
 
 /* Finds every occurrence of an eligible special token; *occ is a new array (sorted by rank, then
  * position). */
-static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t n, bool parse_special,
-                                   struct occ **occ, size_t *n_occ) {
+static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t n,
+                                   bool parse_special, struct occ **occ, size_t *n_occ) {
     *occ = NULL;
     *n_occ = 0;
     if (!t->n_partition) return SLM_OK;
@@ -49,7 +49,8 @@ static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t
         int k = 0;
         while (k < n_lens && lens[k] != L) k++;
         if (k == n_lens) {
-            if (n_lens == 64) return slm__error(SLM_E_UNSUPPORTED, "tokenizer: too many special-token lengths");
+            if (n_lens == 64)
+                return slm__error(SLM_E_UNSUPPORTED, "tokenizer: too many special-token lengths");
             lens[n_lens++] = L;
         }
         mask[(uint8_t)t->pool[t->off[id]]] |= 1ull << k;
@@ -95,8 +96,8 @@ nomem:
 
 /* Marks in claim[] (0 = raw text, -1 = whitespace eaten by LSTRIP/RSTRIP, id+1 at the first byte
  * of a claimed token and -2 on its other bytes) the occurrences each token takes. */
-static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, const struct occ *occ,
-                              size_t n_occ, int32_t *claim) {
+static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n,
+                              const struct occ *occ, size_t n_occ, int32_t *claim) {
     size_t i = 0;
     while (i < n_occ) {
         int32_t rank = occ[i].rank, id = occ[i].id;
@@ -113,10 +114,12 @@ static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, c
             for (size_t k = 1; k < L; k++) claim[p + k] = -2;
             cursor = p + L;
             if (a & SLM__TOK_LSTRIP)
-                for (size_t q = p; q > 0 && claim[q - 1] == 0 && isspace((unsigned char)s[q - 1]); q--)
+                for (size_t q = p; q > 0 && claim[q - 1] == 0 && isspace((unsigned char)s[q - 1]);
+                     q--)
                     claim[q - 1] = -1;
             if (a & SLM__TOK_RSTRIP)
-                for (; cursor < n && claim[cursor] == 0 && isspace((unsigned char)s[cursor]); cursor++)
+                for (; cursor < n && claim[cursor] == 0 && isspace((unsigned char)s[cursor]);
+                     cursor++)
                     claim[cursor] = -1;
         }
     }
@@ -125,15 +128,19 @@ static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, c
 static slm_status encode_raw(const slm_tokenizer *t, const char *s, size_t n, bool after_special,
                              slm__ids *out) {
     switch (t->kind) {
-    case SLM_TOKENIZER_SPM: return slm__spm_encode(t, s, n, t->add_space_prefix && after_special, out);
-    case SLM_TOKENIZER_BPE: return slm__bpe_encode(t, s, n, out);
-    case SLM_TOKENIZER_WPM: return slm__wpm_encode(t, s, n, out);
-    default: SLM_PANIC("bad tokenizer kind %d", (int)t->kind);
+    case SLM_TOKENIZER_SPM:
+        return slm__spm_encode(t, s, n, t->add_space_prefix && after_special, out);
+    case SLM_TOKENIZER_BPE:
+        return slm__bpe_encode(t, s, n, out);
+    case SLM_TOKENIZER_WPM:
+        return slm__wpm_encode(t, s, n, out);
+    default:
+        SLM_PANIC("bad tokenizer kind %d", (int)t->kind);
     }
 }
 
-static slm_status encode_fragments(const slm_tokenizer *t, const char *s, size_t n, bool parse_special,
-                                   slm__ids *out) {
+static slm_status encode_fragments(const slm_tokenizer *t, const char *s, size_t n,
+                                   bool parse_special, slm__ids *out) {
     struct occ *occ;
     size_t n_occ;
     slm_status st = find_occurrences(t, s, n, parse_special, &occ, &n_occ);
@@ -175,8 +182,10 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, un
     bool add = flags & SLM_TOKENIZE_ADD_SPECIAL;
     slm__ids out = {0};
     slm_status st = SLM_OK;
-    int32_t bos = t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_CLS] : t->special[SLM_TOKEN_BOS];
-    int32_t eos = t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_SEP] : t->special[SLM_TOKEN_EOS];
+    int32_t bos =
+        t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_CLS] : t->special[SLM_TOKEN_BOS];
+    int32_t eos =
+        t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_SEP] : t->special[SLM_TOKEN_EOS];
     bool add_eos = t->kind == SLM_TOKENIZER_WPM ? t->add_sep : t->add_eos;
     if (add && t->add_bos && bos >= 0) st = slm__ids_push(&out, bos);
     if (st == SLM_OK) st = encode_fragments(t, text, len, flags & SLM_TOKENIZE_PARSE_SPECIAL, &out);

@@ -24,7 +24,8 @@ static uint64_t pow2_at_least(uint64_t n) {
     return c;
 }
 
-slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes, slm_tokenizer **out) {
+slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes,
+                          slm_tokenizer **out) {
     *out = NULL;
     if (n <= 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: empty vocabulary");
     if (pool_bytes + (size_t)n >= UINT32_MAX)
@@ -158,7 +159,9 @@ void slm_tokenizer_free(slm_tokenizer *t) {
     slm__free(t);
 }
 
-slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t) { return t->kind; }
+slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t) {
+    return t->kind;
+}
 
 const char *slm_tokenizer_kind_name(slm_tokenizer_kind k) {
     static const char *const names[SLM_TOKENIZER_KIND_COUNT] = {
@@ -166,8 +169,12 @@ const char *slm_tokenizer_kind_name(slm_tokenizer_kind k) {
     return (unsigned)k < SLM_TOKENIZER_KIND_COUNT ? names[k] : "unknown";
 }
 
-const char *slm_tokenizer_pre_name(const slm_tokenizer *t) { return t->pre_name; }
-int32_t slm_tokenizer_n_vocab(const slm_tokenizer *t) { return t->n_vocab; }
+const char *slm_tokenizer_pre_name(const slm_tokenizer *t) {
+    return t->pre_name;
+}
+int32_t slm_tokenizer_n_vocab(const slm_tokenizer *t) {
+    return t->n_vocab;
+}
 
 int32_t slm_tokenizer_token_id(const slm_tokenizer *t, slm_token_role role) {
     return (unsigned)role < SLM_TOKEN_ROLE_COUNT ? t->special[role] : -1;

@@ -162,11 +162,50 @@ static void hostile_json(void **state) {
     slm_tokenizer_free(t);
 }
 
+/* Added tokens of many different lengths are all found in the text, longest first. */
+static void many_added_tokens(void **state) {
+    (void)state;
+    char json[65536];
+    int n = snprintf(json, sizeof json,
+                     "{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\","
+                     "\"vocab\":{\"a\":0,\"<\":1,\">\":2},\"merges\":[]},\"added_tokens\":[");
+    for (int k = 1; k <= 100; k++) {
+        n += snprintf(json + n, sizeof json - (size_t)n,
+                      "%s{\"id\":%d,\"special\":%s,\"content\":\"<", k > 1 ? "," : "", k + 2,
+                      k % 2 ? "true" : "false");
+        for (int i = 0; i < k; i++) json[n++] = 'a';
+        n += snprintf(json + n, sizeof json - (size_t)n, ">\"}");
+    }
+    n += snprintf(json + n, sizeof json - (size_t)n, "]}");
+    slm_tokenizer *t;
+    TU_ASSERT_OK(slm_tokenizer_from_hf_json(json, (size_t)n, &t));
+    char text[256];
+    /* <a*70> (special), <a*3> (special), a, <a*2> (not special) */
+    int m = 0;
+    text[m++] = '<';
+    for (int i = 0; i < 70; i++) text[m++] = 'a';
+    m += snprintf(text + m, sizeof text - (size_t)m, "><aaa>a<aa>");
+    int32_t *ids;
+    size_t n_ids;
+    TU_ASSERT_OK(slm_tokenize(t, text, (size_t)m, SLM_TOKENIZE_PARSE_SPECIAL, &ids, &n_ids));
+    int32_t want[] = {72, 5, 0, 4};
+    assert_int_equal(n_ids, 4);
+    assert_memory_equal(ids, want, sizeof want);
+    slm_free(ids);
+    /* without PARSE_SPECIAL only the user-defined (non-special) ones are matched */
+    TU_ASSERT_OK(slm_tokenize(t, "<aa><aaa>", 9, 0, &ids, &n_ids));
+    assert_int_equal(ids[0], 4);
+    assert_true(n_ids > 2);
+    slm_free(ids);
+    slm_tokenizer_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(smollm2_vs_hf),
         cmocka_unit_test(minilm_vs_hf),
         cmocka_unit_test(hostile_json),
+        cmocka_unit_test(many_added_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,11 @@ struct slm_tokenizer {
      * text first */
     int32_t *partition;
     int32_t n_partition;
+    int32_t *part_rank; /* per id: its position in partition, or -1 */
+    /* distinct text lengths of the partition tokens starting with byte b, for text that may hold
+     * control tokens ([1]) or only user-defined ones ([0]): plen[pl_off[m][b] .. pl_off[m][b+1]) */
+    uint32_t *plen;
+    uint32_t pl_off[2][257];
     /* byte-level BPE pre-tokenizer */
     int pre; /* row of the pre-tokenizer table */
     const char *pre_name;
@@ -76,12 +81,15 @@ slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes,
 /* Sets token i's text (copied into the pool; tokens must be set in order 0, 1, ...). */
 void slm__tok_set_text(slm_tokenizer *t, int32_t i, const char *s, size_t n, size_t *pool_used);
 /* Builds the text map (a duplicated text maps to its last id), the byte tables and the partition
- * list once texts and attributes are set. */
+ * tables once texts and attributes are set. */
 slm_status slm__tok_finish(slm_tokenizer *t);
 /* Adds merge "a b" with the given rank (ids of a, b and the result); duplicates keep the first. */
 void slm__tok_add_merge(slm_tokenizer *t, int32_t a, int32_t b, int32_t merged, int32_t rank);
 slm_status slm__tok_alloc_merges(slm_tokenizer *t, uint64_t n_merges);
 
+/* True if token id is matched in raw text (user-defined always; control and unknown tokens only
+ * when parse_special). */
+bool slm__tok_partitions(const slm_tokenizer *t, int32_t id, bool parse_special);
 /* id of a token text or -1. */
 int32_t slm__tok_find(const slm_tokenizer *t, const char *s, size_t n);
 /* Merge of (a, b): rank or -1; *merged gets the result. */

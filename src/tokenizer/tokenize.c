@@ -24,74 +24,39 @@ static int cmp_occ(const void *pa, const void *pb) {
     return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-static bool takes_part(const slm_tokenizer *t, int32_t id, bool parse_special) {
-    uint8_t a = t->attr[id];
-    if (!(a & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) || !t->len[id]) return false;
-    return parse_special || !(a & (SLM__TOK_CONTROL | SLM__TOK_UNKNOWN));
-}
-
 /* Finds every occurrence of an eligible special token; *occ is a new array (sorted by rank, then
  * position). */
 static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t n,
                                    bool parse_special, struct occ **occ, size_t *n_occ) {
     *occ = NULL;
     *n_occ = 0;
-    if (!t->n_partition) return SLM_OK;
-    /* lengths of eligible tokens per first byte, as a bitmask over the distinct lengths */
-    uint32_t lens[64];
-    int n_lens = 0;
-    uint64_t mask[256] = {0};
-    bool any = false;
-    for (int32_t r = 0; r < t->n_partition; r++) {
-        int32_t id = t->partition[r];
-        if (!takes_part(t, id, parse_special)) continue;
-        uint32_t L = t->len[id];
-        int k = 0;
-        while (k < n_lens && lens[k] != L) k++;
-        if (k == n_lens) {
-            if (n_lens == 64)
-                return slm__error(SLM_E_UNSUPPORTED, "tokenizer: too many special-token lengths");
-            lens[n_lens++] = L;
-        }
-        mask[(uint8_t)t->pool[t->off[id]]] |= 1ull << k;
-        any = true;
-    }
-    if (!any) return SLM_OK;
-    int32_t *rank_of = NULL;
+    const uint32_t *off = t->pl_off[parse_special];
+    if (off[0] == off[256]) return SLM_OK;
     size_t cap = 0;
     struct occ *v = NULL;
     for (size_t p = 0; p < n; p++) {
-        uint64_t m = mask[(uint8_t)s[p]];
-        while (m) {
-            int k = __builtin_ctzll(m);
-            m &= m - 1;
-            if (lens[k] > n - p) continue;
-            int32_t id = slm__tok_find(t, s + p, lens[k]);
-            if (id < 0 || !takes_part(t, id, parse_special)) continue;
-            if (!rank_of) {
-                rank_of = slm__malloc((size_t)t->n_vocab * sizeof *rank_of);
-                if (!rank_of) goto nomem;
-                memset(rank_of, 0xff, (size_t)t->n_vocab * sizeof *rank_of);
-                for (int32_t r = 0; r < t->n_partition; r++) rank_of[t->partition[r]] = r;
-            }
+        uint8_t b = (uint8_t)s[p];
+        for (uint32_t k = off[b]; k < off[b + 1]; k++) {
+            uint32_t L = t->plen[k];
+            if (L > n - p) break;
+            int32_t id = slm__tok_find(t, s + p, L);
+            if (id < 0 || !slm__tok_partitions(t, id, parse_special)) continue;
             if (*n_occ == cap) {
                 cap = cap ? cap * 2 : 16;
                 struct occ *nv = slm__realloc(v, cap * sizeof *v);
-                if (!nv) goto nomem;
+                if (!nv) {
+                    slm__free(v);
+                    *n_occ = 0;
+                    return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+                }
                 v = nv;
             }
-            v[(*n_occ)++] = (struct occ){rank_of[id], id, p};
+            v[(*n_occ)++] = (struct occ){t->part_rank[id], id, p};
         }
     }
-    slm__free(rank_of);
     if (*n_occ) qsort(v, *n_occ, sizeof *v, cmp_occ);
     *occ = v;
     return SLM_OK;
-nomem:
-    slm__free(rank_of);
-    slm__free(v);
-    *n_occ = 0;
-    return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
 }
 
 /* Marks in claim[] (0 = raw text, -1 = whitespace eaten by LSTRIP/RSTRIP, id+1 at the first byte

@@ -6,6 +6,7 @@
 #include "slm/tokenizer.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -614,6 +615,9 @@ static void hostile_metadata(void **state) {
     TU_ASSERT_OK(slm_gguf_writer_set_u32(w, "tokenizer.ggml.add_bos_token", 1));
     assert_int_equal(tok_status(w), SLM_E_INVALID_MODEL);
     TU_ASSERT_OK(slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true));
+    assert_int_equal(tok_status(w), SLM_OK);
+    double wild[3] = {NAN, 1e300, -1e300}; /* clamped, never undefined conversions */
+    TU_ASSERT_OK(slm_gguf_writer_set_arr(w, "tokenizer.ggml.scores", SLM_GGUF_FLOAT64, wild, 3));
     assert_int_equal(tok_status(w), SLM_OK);
     slm_gguf_writer_free(w);
 

@@ -4,6 +4,7 @@
 #include "tokenizer/internal.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <string.h>
 
 #define MAX_VOCAB (1 << 24)
@@ -128,7 +129,11 @@ static slm_status load_tokens(const slm_gguf *g, slm_tokenizer_kind kind, slm_to
             slm_tokenizer_free(t);
             return slm__error(SLM_E_INVALID_MODEL, "tokenizer: scores is not %d numbers", n);
         }
-        for (int32_t i = 0; i < n; i++) t->score[i] = (float)slm_gguf_arr_f64(&a, (uint64_t)i);
+        for (int32_t i = 0; i < n; i++) {
+            /* NaN and out-of-range values would make the merge order meaningless */
+            double v = slm_gguf_arr_f64(&a, (uint64_t)i);
+            t->score[i] = v >= -FLT_MAX && v <= FLT_MAX ? (float)v : v > 0 ? FLT_MAX : -FLT_MAX;
+        }
     }
     *out = t;
     return SLM_OK;

@@ -350,6 +350,8 @@ static slm_status from_json(const cJSON *root, slm_tokenizer **out) {
         n = SLM_MAX(n, id + 1);
     }
     if (!n) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: empty vocabulary");
+    if (n > cJSON_GetArraySize(h.vocab) + cJSON_GetArraySize(h.added))
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: token ids have gaps");
     h.n = n;
     h.text = slm__calloc((size_t)n, sizeof *h.text);
     h.is_added = slm__calloc((size_t)n, sizeof *h.is_added);

@@ -7,5 +7,6 @@
 #include "slm/gguf.h"
 #include "slm/model.h"
 #include "slm/gen.h"
+#include "slm/config.h"
 
 #endif

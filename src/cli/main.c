@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
     {"bench", cmd_bench,
      "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
+    {"config", cmd_config,
+     "config [--config FILE] [--SETTING VALUE]... [--json]: every setting, its value and its source"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

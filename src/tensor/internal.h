@@ -218,6 +218,16 @@ size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
  * Precondition (asserted): type has compute support, cols a multiple of its block size. */
 void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
                  float *y, void *scratch);
+/* The two halves of slm__matmul, for several weights that read the same activations (Q, K, V;
+ * gate and up): prepare quantizes x once into scratch for weights of `type` and returns the
+ * partner format; prepared then multiplies any weight whose type has that partner (and the same
+ * cols), reading the activations from scratch (or from x when the partner is F32). */
+slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float *x, int64_t cols,
+                             int64_t n, void *scratch);
+void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
+                          int64_t n, float *y, const void *scratch);
+/* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
+slm_type slm__matmul_partner(slm_type type);
 
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */

@@ -5,5 +5,6 @@
 #include "slm/core.h"
 #include "slm/tensor.h"
 #include "slm/gguf.h"
+#include "slm/manager.h"
 
 #endif

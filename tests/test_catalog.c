@@ -130,7 +130,7 @@ static void footprint_from_gguf(void **state) {
     assert_int_equal(f.n_ctx, 512);
     assert_int_equal(f.kv, 512ull * 5 * 4 * 8 * 2 * 2);
     assert_true(f.scratch > 0);
-    assert_int_equal(f.total, f.weights + f.kv + f.scratch);
+    assert_int_equal(f.total, f.weights + f.kv + f.scratch + f.metadata);
     struct slm_footprint_params p = slm_footprint_default_params();
     p.n_slots = 4;
     p.n_ctx = 256;

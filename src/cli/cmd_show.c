@@ -84,6 +84,7 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
         cJSON_AddNumberToObject(fp, "weights", (double)s->fp.weights);
         cJSON_AddNumberToObject(fp, "kv_cache", (double)s->fp.kv);
         cJSON_AddNumberToObject(fp, "scratch", (double)s->fp.scratch);
+        cJSON_AddNumberToObject(fp, "metadata", (double)s->fp.metadata);
         cJSON_AddNumberToObject(fp, "context", (double)s->fp.n_ctx);
     } else {
         cJSON_AddNullToObject(o, "footprint_estimate");

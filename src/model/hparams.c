@@ -1,6 +1,7 @@
 /* Hyper-parameters from GGUF metadata, validated against the architecture table and the tensors
  * actually present, and the memory footprint computed from the header alone. */
 #include "model/internal.h"
+#include "slm/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -221,6 +222,16 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
         out->scratch = slm__fwd_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
-    out->total = out->weights + out->kv + out->scratch;
+    /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
+     * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */
+    int64_t heap0 = slm__alloc_thread_net();
+    slm_tokenizer *tok = NULL;
+    out->metadata = slm_gguf_heap_bytes(g);
+    if (slm_tokenizer_from_gguf(g, &tok) == SLM_OK) {
+        out->metadata += (uint64_t)(slm__alloc_thread_net() - heap0);
+        slm_tokenizer_free(tok);
+    }
+    slm_error_clear(); /* a file without a vocabulary still has a footprint */
+    out->total = out->weights + out->kv + out->scratch + out->metadata;
     return SLM_OK;
 }

@@ -31,8 +31,9 @@ typedef struct slm_engine_model slm_engine_model;
 /* Borrowed, valid while the lease is held. */
 const slm_model *slm_engine_model_get_model(const slm_engine_model *em);
 const slm_tokenizer *slm_engine_model_get_tokenizer(const slm_engine_model *em);
-/* sha256 of the model file, computed at load (the embedding cache keys on it). */
-const char *slm_engine_model_digest(const slm_engine_model *em);
+/* sha256 of the model file (the embedding cache keys on it), computed on the first call; "" if
+ * the file cannot be read. Borrowed, valid while the lease is held. */
+const char *slm_engine_model_digest(slm_engine_model *em);
 /* Takes a free session of the model (reset to an empty context); SLM_E_BUSY when all n_slots
  * are in use. Give it back with slm_engine_session_put before releasing the lease. */
 slm_status slm_engine_session_take(slm_engine_model *em, slm_session **out);

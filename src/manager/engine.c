@@ -19,7 +19,8 @@ struct slm_engine_model {
     bool *busy;
     uint32_t n;
     pthread_mutex_t mu;
-    char digest[SLM_SHA256_HEX_LEN + 1];
+    char *path;                          /* for the digest */
+    char digest[SLM_SHA256_HEX_LEN + 1]; /* "" until first asked for */
 };
 
 struct slm_engine_params slm_engine_default_params(void) {
@@ -68,6 +69,7 @@ static void free_model(slm_engine_model *em) {
     slm_pool_free(em->pool);
     slm_tokenizer_free(em->tok);
     slm_model_free(em->model);
+    slm__free(em->path);
     pthread_mutex_destroy(&em->mu);
     slm__free(em);
 }
@@ -87,8 +89,7 @@ static slm_status load(void *user, const struct slm_catalog_entry *ce, slm_load_
     if (!em) return slm__error(SLM_E_NOMEM, "engine model");
     pthread_mutex_init(&em->mu, NULL);
     slm_load_ctl_progress(ctl, SLM_MODEL_LOADING, 0, 3);
-    /* The digest reads the whole file once, which also brings it into the page cache. */
-    st = slm_sha256_file(ce->local_path, em->digest);
+    if (!(em->path = slm__strdup(ce->local_path))) st = slm__error(SLM_E_NOMEM, "engine model");
     struct slm_model_params mp = slm_model_default_params();
     mp.prefault = e->p.prefault;
     if (st == SLM_OK && slm_load_ctl_cancelled(ctl)) st = slm__error(SLM_E_CANCELLED, "load cancelled");
@@ -151,7 +152,13 @@ void slm_engine_backend_free(struct slm_backend *b) {
 
 const slm_model *slm_engine_model_get_model(const slm_engine_model *em) { return em->model; }
 const slm_tokenizer *slm_engine_model_get_tokenizer(const slm_engine_model *em) { return em->tok; }
-const char *slm_engine_model_digest(const slm_engine_model *em) { return em->digest; }
+const char *slm_engine_model_digest(slm_engine_model *em) {
+    /* Hashing reads the whole file: done once, and only for models that need it (embeddings). */
+    pthread_mutex_lock(&em->mu);
+    if (!em->digest[0] && slm_sha256_file(em->path, em->digest) != SLM_OK) em->digest[0] = '\0';
+    pthread_mutex_unlock(&em->mu);
+    return em->digest;
+}
 
 slm_status slm_engine_session_take(slm_engine_model *em, slm_session **out) {
     *out = NULL;

@@ -36,6 +36,10 @@ struct mrec {
     uint64_t reserved;  /* bytes counted in the budget now */
     void *handle;
     int leases, waiters, queue_waiters;
+    /* Bumped whenever the queue count is settled (admission, cancellation): a waiter's count only
+     * stands for the epoch it was made in, so a waiter that wakes after the model was queued
+     * again does not take someone else's count away. */
+    uint64_t queue_epoch;
     uint64_t use_seq, last_use_ns, expire_ns;
     int64_t keep_alive_ns;
     uint64_t gen, fail_gen; /* episode numbers: the current one, the last that failed */
@@ -318,6 +322,7 @@ static bool admit_one(slm_manager *m, struct mrec *r) {
     r->queued = false;
     m->queue_len -= r->queue_waiters;
     r->queue_waiters = 0;
+    r->queue_epoch++;
     struct slm_load_ctl *j = slm__calloc(1, sizeof *j);
     if (!j) {
         fail_episode(m, r, SLM_E_NOMEM, "manager: out of memory", now_ns(m));
@@ -709,7 +714,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         return SLM_E_NOMEM;
     }
     r->waiters++;
-    uint64_t my_gen = 0;
+    uint64_t my_gen = 0, my_epoch = 0;
     bool counted = false;
     for (;;) {
         if (r->state == SLM_MODEL_LOADED) {
@@ -729,7 +734,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
             continue;
         }
         if (!(r->job && r->job->abandoned)) my_gen = r->gen;
-        if (counted && !r->queued) counted = false; /* admitted: the admission uncounted us */
+        /* admitted or cancelled since we were counted: that settled our count */
+        if (counted && (!r->queued || my_epoch != r->queue_epoch)) counted = false;
         if (r->queued && !counted) {
             if (m->queue_len >= m->p.max_queue) {
                 st = slm__error(SLM_E_BUSY, "model '%s' waits for memory and the wait queue is "
@@ -737,6 +743,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
                 break;
             }
             counted = true;
+            my_epoch = r->queue_epoch;
             r->queue_waiters++;
             m->queue_len++;
         }
@@ -750,7 +757,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         pthread_cond_wait(&m->cv, &m->mu);
     }
     r->waiters--;
-    if (counted && r->queued) {
+    if (counted && r->queued && my_epoch == r->queue_epoch) {
         r->queue_waiters--;
         m->queue_len--;
     }
@@ -796,6 +803,7 @@ static bool cancel_locked(slm_manager *m, struct mrec *r) {
         r->queued = false;
         m->queue_len -= r->queue_waiters;
         r->queue_waiters = 0;
+        r->queue_epoch++;
         fail_episode(m, r, SLM_E_CANCELLED, "load cancelled while waiting for memory", now_ns(m));
         return true;
     }

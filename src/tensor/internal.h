@@ -196,6 +196,7 @@ SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 /* ---- matrix multiply ---- */
 
@@ -214,7 +215,8 @@ size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
 /* y[j][r] = dot(row r of w, x[j]) for j < n, r < w->rows: x is [n][cols] floats, y is [n][rows].
  * x is quantized once into scratch (>= slm__matmul_scratch_size bytes, caller-owned, not shared
  * between concurrent calls), then the pool's first nth threads take chunks of rows, each chunk
- * computed for all n columns while its weights are in cache. Does not allocate.
+ * computed for all n columns while its weights are in cache. nth <= slm_pool_n_threads(pool) (any
+ * value if pool is NULL: runs on the caller). Results do not depend on nth. Does not allocate.
  * Precondition (asserted): type has compute support, cols a multiple of its block size. */
 void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
                  float *y, void *scratch);

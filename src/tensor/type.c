@@ -26,7 +26,8 @@ struct type_row {
 /* Rows left zero are ids removed from the format. */
 static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
-    [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512)},
+    [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512),
+                     .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_f16_avx512}},
     [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512)},
     [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512),
                        .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q4_0_avx512}},

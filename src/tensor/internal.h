@@ -196,6 +196,7 @@ SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 /* ---- matrix multiply ---- */

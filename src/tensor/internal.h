@@ -127,12 +127,13 @@ typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const v
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
     SLM_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    SLM_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI + BF16 */
+    SLM_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (the BF16 dot also needs AVX512-BF16) */
     SLM_CPU_LEVEL_COUNT = 3,
 } slm_cpu_level;
 
-/* What the CPU supports, detected once (cpuid/xgetbv). */
+/* What the CPU supports, detected once (cpuid/xgetbv through __builtin_cpu_supports). */
 slm_cpu_level slm__cpu_level_detected(void);
+bool slm__cpu_has_avx512bf16(void);
 /* The level kernels are picked for: the detected one, lowered by SLM_CPU_LEVEL=scalar|avx2|avx512
  * read at the first call. */
 slm_cpu_level slm__cpu_level(void);

@@ -83,6 +83,12 @@ bool slm_type_nbytes(slm_type t, uint64_t n, uint64_t *out) {
     return slm__mul_u64(n / bs, type_rows[t].block_bytes, out);
 }
 
+/* The dot of type t written for level l, if this CPU can run it. */
+static slm_vec_dot_fn dot_at(slm_type t, int l) {
+    if (t == SLM_TYPE_BF16 && l == SLM_CPU_AVX512 && !slm__cpu_has_avx512bf16()) return NULL;
+    return type_rows[t].vec_dot[l];
+}
+
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out) {
     memset(out, 0, sizeof *out);
     out->partner = SLM_TYPE_COUNT;
@@ -95,15 +101,15 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     out->partner = r->partner;
     if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
     int l = (int)level;
-    while (!r->vec_dot[l]) l--;
-    out->vec_dot = r->vec_dot[l];
+    while (!dot_at(t, l)) l--;
+    out->vec_dot = dot_at(t, l);
     for (l = (int)level; l >= 0 && !out->vec_dot4; l--) out->vec_dot4 = r->vec_dot4[l];
     return true;
 }
 
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level) {
     if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
-    return type_rows[t].vec_dot[level];
+    return dot_at(t, (int)level);
 }
 
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level) {

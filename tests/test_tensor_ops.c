@@ -137,7 +137,7 @@ static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
     float *q = malloc(n_q * n_head * d * 4), *out = malloc(n_q * n_head * d * 4);
     float *k = malloc(n_pos * n_kv * d * 4), *v = malloc(n_pos * n_kv * d * 4);
     slm_f16 *k16 = malloc(n_pos * n_kv * d * 2), *v16 = malloc(n_pos * n_kv * d * 2);
-    float *scratch[2] = {malloc(n_head / n_kv * n_pos * 4), malloc(n_head / n_kv * n_pos * 4)};
+    float *scratch[2] = {malloc(n_pos * 4), malloc(n_pos * 4)}; /* pos0 + n_q floats each */
     for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = rnd_normal();
     for (int64_t i = 0; i < n_pos * n_kv * d; i++) {
         k16[i] = slm__f32_to_f16(rnd_normal());

@@ -250,9 +250,8 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasin
  * q: [n_q][n_head][head_dim] floats; query i sits at position pos0 + i and sees keys 0..pos0+i.
  * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
  * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
- * Work items are (query, KV head) pairs, all heads of a group together so each cache row is read
- * once per group; thread ith of nth takes the items p with p % nth == ith, using its own scratch
- * of >= (n_head / n_head_kv) * (pos0 + n_q) floats (run it from a pool function). */
+ * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
+ * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
 struct slm_attn {
     int64_t n_q, n_head, n_head_kv, head_dim, pos0;
     float scale;
@@ -262,9 +261,8 @@ struct slm_attn {
 void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch, int ith,
                     int nth);
 
-/* One attention item over n_keys cache rows `stride` elements apart (F32, or F16 if f16):
- * scores s[g * n_keys + t] = scale * <q[g], k_t> for the group's g < group query heads, and
- * out[g] = sum_t p[g * n_keys + t] * v_t. */
+/* One head's cache rows: n_keys rows of d elements, `stride` elements apart, F32 or F16 (f16).
+ * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t. */
 struct slm_attn_rows {
     const void *base;
     bool f16;
@@ -283,9 +281,8 @@ struct slm_ops {
     void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
     void (*add)(float *out, const float *a, const float *b, int64_t n);
     void (*mul)(float *out, const float *a, const float *b, int64_t n);
-    void (*attn_scores)(const struct slm_attn_rows *k, const float *q, int64_t group, float scale,
-                        float *s);
-    void (*attn_values)(const struct slm_attn_rows *v, const float *p, int64_t group, float *out);
+    void (*attn_scores)(const struct slm_attn_rows *k, const float *q, float scale, float *s);
+    void (*attn_values)(const struct slm_attn_rows *v, const float *p, float *out);
 };
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);

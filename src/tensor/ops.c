@@ -68,26 +68,19 @@ static inline float kv_at(const struct slm_attn_rows *r, int64_t t, int64_t e) {
                   : ((const float *)r->base)[t * r->stride + e];
 }
 
-static void attn_scores_ref(const struct slm_attn_rows *k, const float *q, int64_t group,
-                            float scale, float *s) {
-    for (int64_t g = 0; g < group; g++) {
-        for (int64_t t = 0; t < k->n_keys; t++) {
-            double acc = 0;
-            for (int64_t e = 0; e < k->d; e++) acc += (double)q[g * k->d + e] * kv_at(k, t, e);
-            s[g * k->n_keys + t] = (float)acc * scale;
-        }
+static void attn_scores_ref(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    for (int64_t t = 0; t < k->n_keys; t++) {
+        double acc = 0;
+        for (int64_t e = 0; e < k->d; e++) acc += (double)q[e] * kv_at(k, t, e);
+        s[t] = (float)acc * scale;
     }
 }
 
-static void attn_values_ref(const struct slm_attn_rows *v, const float *p, int64_t group,
-                            float *out) {
-    for (int64_t g = 0; g < group; g++) {
-        for (int64_t e = 0; e < v->d; e++) {
-            double acc = 0;
-            for (int64_t t = 0; t < v->n_keys; t++)
-                acc += (double)p[g * v->n_keys + t] * kv_at(v, t, e);
-            out[g * v->d + e] = (float)acc;
-        }
+static void attn_values_ref(const struct slm_attn_rows *v, const float *p, float *out) {
+    for (int64_t e = 0; e < v->d; e++) {
+        double acc = 0;
+        for (int64_t t = 0; t < v->n_keys; t++) acc += (double)p[t] * kv_at(v, t, e);
+        out[e] = (float)acc;
     }
 }
 
@@ -175,11 +168,8 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
     const int64_t d = a->head_dim, group = a->n_head / a->n_head_kv;
     const bool f16 = a->kv_type == SLM_TYPE_F16;
     const size_t elem = f16 ? sizeof(slm_f16) : sizeof(float);
-    for (int64_t p = ith; p < a->n_q * a->n_head_kv; p += nth) {
-        int64_t i = p / a->n_head_kv, kvh = p % a->n_head_kv, n_keys = a->pos0 + i + 1;
-        /* the group's query heads are contiguous: heads kvh * group .. kvh * group + group - 1 */
-        const float *qg = q + (i * a->n_head + kvh * group) * d;
-        float *og = out + (i * a->n_head + kvh * group) * d;
+    for (int64_t p = ith; p < a->n_q * a->n_head; p += nth) {
+        int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group, n_keys = a->pos0 + i + 1;
         struct slm_attn_rows kr = {.base = (const uint8_t *)a->k + (size_t)(kvh * d) * elem,
                                    .f16 = f16,
                                    .stride = a->n_head_kv * d,
@@ -187,9 +177,9 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
                                    .d = d};
         struct slm_attn_rows vr = kr;
         vr.base = (const uint8_t *)a->v + (size_t)(kvh * d) * elem;
-        ops->attn_scores(&kr, qg, group, a->scale, scratch);
-        for (int64_t g = 0; g < group; g++) ops->softmax(scratch + g * n_keys, n_keys);
-        ops->attn_values(&vr, scratch, group, og);
+        ops->attn_scores(&kr, q + p * d, a->scale, scratch);
+        ops->softmax(scratch, n_keys);
+        ops->attn_values(&vr, scratch, out + p * d);
     }
 }
 

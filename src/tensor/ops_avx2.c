@@ -201,62 +201,63 @@ static inline float kv1(const struct slm_attn_rows *r, int64_t t, int64_t e) {
                   : ((const float *)r->base)[t * r->stride + e];
 }
 
-/* Each key row is converted once and met by every query head of the group (up to 4 at a time). */
-static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, int64_t group,
-                             float scale, float *s) {
-    const int64_t d = k->d, d8 = d / 8 * 8;
-    for (int64_t g0 = 0; g0 < group; g0 += 4) {
-        int64_t ng = SLM_MIN(4, group - g0);
-        for (int64_t t = 0; t < k->n_keys; t++) {
-            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                             _mm256_setzero_ps()};
-            for (int64_t e = 0; e < d8; e += 8) {
-                __m256 kv = kv8(k, t, e);
-                for (int64_t g = 0; g < ng; g++)
-                    acc[g] = _mm256_fmadd_ps(kv, _mm256_loadu_ps(q + (g0 + g) * d + e), acc[g]);
-            }
-            for (int64_t g = 0; g < ng; g++) {
-                float v = hsum8(acc[g]);
-                for (int64_t e = d8; e < d; e++) v += q[(g0 + g) * d + e] * kv1(k, t, e);
-                s[(g0 + g) * k->n_keys + t] = v * scale;
-            }
+/* Four keys at a time, each with its own accumulator chain; the query stays in L1. */
+static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    const int64_t d = k->d, d8 = d / 8 * 8, n = k->n_keys;
+    int64_t t = 0;
+    for (; t + 4 <= n; t += 4) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t e = 0; e < d8; e += 8) {
+            __m256 qv = _mm256_loadu_ps(q + e);
+            a0 = _mm256_fmadd_ps(kv8(k, t, e), qv, a0);
+            a1 = _mm256_fmadd_ps(kv8(k, t + 1, e), qv, a1);
+            a2 = _mm256_fmadd_ps(kv8(k, t + 2, e), qv, a2);
+            a3 = _mm256_fmadd_ps(kv8(k, t + 3, e), qv, a3);
         }
+        float v[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+        for (int r = 0; r < 4; r++) {
+            for (int64_t e = d8; e < d; e++) v[r] += q[e] * kv1(k, t + r, e);
+            s[t + r] = v[r] * scale;
+        }
+    }
+    for (; t < n; t++) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t e = 0; e < d8; e += 8)
+            a0 = _mm256_fmadd_ps(kv8(k, t, e), _mm256_loadu_ps(q + e), a0);
+        float v = hsum8(a0);
+        for (int64_t e = d8; e < d; e++) v += q[e] * kv1(k, t, e);
+        s[t] = v * scale;
     }
 }
 
-/* Accumulates 32 output dims in registers over all keys, per head of the group. */
-static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, int64_t group,
-                             float *out) {
+/* Accumulates 32 output dims in registers over all keys. */
+static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, float *out) {
     const int64_t d = v->d, n = v->n_keys;
-    for (int64_t g = 0; g < group; g++) {
-        const float *pg = p + g * n;
-        float *og = out + g * d;
-        int64_t e = 0;
-        for (; e + 32 <= d; e += 32) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (int64_t t = 0; t < n; t++) {
-                __m256 w = _mm256_set1_ps(pg[t]);
-                a0 = _mm256_fmadd_ps(w, kv8(v, t, e), a0);
-                a1 = _mm256_fmadd_ps(w, kv8(v, t, e + 8), a1);
-                a2 = _mm256_fmadd_ps(w, kv8(v, t, e + 16), a2);
-                a3 = _mm256_fmadd_ps(w, kv8(v, t, e + 24), a3);
-            }
-            _mm256_storeu_ps(og + e, a0);
-            _mm256_storeu_ps(og + e + 8, a1);
-            _mm256_storeu_ps(og + e + 16, a2);
-            _mm256_storeu_ps(og + e + 24, a3);
+    int64_t e = 0;
+    for (; e + 32 <= d; e += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < n; t++) {
+            __m256 w = _mm256_set1_ps(p[t]);
+            a0 = _mm256_fmadd_ps(w, kv8(v, t, e), a0);
+            a1 = _mm256_fmadd_ps(w, kv8(v, t, e + 8), a1);
+            a2 = _mm256_fmadd_ps(w, kv8(v, t, e + 16), a2);
+            a3 = _mm256_fmadd_ps(w, kv8(v, t, e + 24), a3);
         }
-        for (; e + 8 <= d; e += 8) {
-            __m256 a0 = _mm256_setzero_ps();
-            for (int64_t t = 0; t < n; t++)
-                a0 = _mm256_fmadd_ps(_mm256_set1_ps(pg[t]), kv8(v, t, e), a0);
-            _mm256_storeu_ps(og + e, a0);
-        }
-        for (; e < d; e++) {
-            float a0 = 0;
-            for (int64_t t = 0; t < n; t++) a0 += pg[t] * kv1(v, t, e);
-            og[e] = a0;
-        }
+        _mm256_storeu_ps(out + e, a0);
+        _mm256_storeu_ps(out + e + 8, a1);
+        _mm256_storeu_ps(out + e + 16, a2);
+        _mm256_storeu_ps(out + e + 24, a3);
+    }
+    for (; e + 8 <= d; e += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[t]), kv8(v, t, e), a0);
+        _mm256_storeu_ps(out + e, a0);
+    }
+    for (; e < d; e++) {
+        float a0 = 0;
+        for (int64_t t = 0; t < n; t++) a0 += p[t] * kv1(v, t, e);
+        out[e] = a0;
     }
 }
 

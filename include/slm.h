@@ -5,5 +5,7 @@
 #include "slm/core.h"
 #include "slm/tensor.h"
 #include "slm/gguf.h"
+#include "slm/model.h"
+#include "slm/gen.h"
 
 #endif

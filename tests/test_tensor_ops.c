@@ -145,24 +145,34 @@ static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
         k[i] = slm__f16_to_f32(k16[i]); /* same values in both caches */
         v[i] = slm__f16_to_f32(v16[i]);
     }
-    double *want = malloc(n_q * n_head * d * 8);
+    /* want[0]: exact attention; want[1]: with the F16 cache's rounding of queries and weights */
+    double *want[2] = {malloc(n_q * n_head * d * 8), malloc(n_q * n_head * d * 8)};
     double sc = 1.0 / sqrt((double)d), p[128];
-    for (int64_t i = 0; i < n_q; i++) {
-        for (int64_t h = 0; h < n_head; h++) {
-            int64_t kvh = h / (n_head / n_kv), nk = pos0 + i + 1;
-            double mx = -INFINITY, s = 0;
-            for (int64_t t = 0; t < nk; t++) {
-                double dot = 0;
-                for (int64_t e = 0; e < d; e++)
-                    dot += (double)q[(i * n_head + h) * d + e] * k[(t * n_kv + kvh) * d + e];
-                p[t] = dot * sc;
-                mx = fmax(mx, p[t]);
-            }
-            for (int64_t t = 0; t < nk; t++) s += (p[t] = exp(p[t] - mx));
-            for (int64_t e = 0; e < d; e++) {
-                double o = 0;
-                for (int64_t t = 0; t < nk; t++) o += p[t] / s * v[(t * n_kv + kvh) * d + e];
-                want[(i * n_head + h) * d + e] = o;
+    for (int f16 = 0; f16 <= 1; f16++) {
+        for (int64_t i = 0; i < n_q; i++) {
+            for (int64_t h = 0; h < n_head; h++) {
+                int64_t kvh = h / (n_head / n_kv), nk = pos0 + i + 1;
+                double mx = -INFINITY, s = 0;
+                for (int64_t t = 0; t < nk; t++) {
+                    double dot = 0;
+                    for (int64_t e = 0; e < d; e++) {
+                        float qe = q[(i * n_head + h) * d + e];
+                        if (f16) qe = slm__f16_to_f32(slm__f32_to_f16(qe));
+                        dot += (double)qe * k[(t * n_kv + kvh) * d + e];
+                    }
+                    p[t] = dot * sc;
+                    mx = fmax(mx, p[t]);
+                }
+                for (int64_t t = 0; t < nk; t++) s += (p[t] = exp(p[t] - mx));
+                for (int64_t t = 0; t < nk; t++) {
+                    p[t] /= s;
+                    if (f16) p[t] = slm__f16_to_f32(slm__f32_to_f16((float)p[t]));
+                }
+                for (int64_t e = 0; e < d; e++) {
+                    double o = 0;
+                    for (int64_t t = 0; t < nk; t++) o += p[t] * v[(t * n_kv + kvh) * d + e];
+                    want[f16][(i * n_head + h) * d + e] = o;
+                }
             }
         }
     }
@@ -183,12 +193,12 @@ static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
             /* as two threads would split it */
             slm__attention(&a, q, out, scratch[0], 0, 2);
             slm__attention(&a, q, out, scratch[1], 1, 2);
-            check(f16 ? "attention f16" : "attention f32", l, n_q * n_head * d, out, want,
+            check(f16 ? "attention f16" : "attention f32", l, n_q * n_head * d, out, want[f16],
                   ATTN_ABS);
         }
     }
     slm__cpu_level_set(max);
-    free(q), free(out), free(k), free(v), free(k16), free(v16), free(want);
+    free(q), free(out), free(k), free(v), free(k16), free(v16), free(want[0]), free(want[1]);
     free(scratch[0]), free(scratch[1]);
 }
 

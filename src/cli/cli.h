@@ -4,6 +4,8 @@
 #define SLM_CLI_H
 
 #include "slm.h"
+#include "slm/gen.h"
+#include "slm/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -45,6 +47,19 @@ int cli_exit_code(slm_status st);
 /* Prints a JSON document to stdout (compact, one line) and frees it. */
 void cli_print_json(cJSON *doc);
 
+/* Parses a number option into *out; prints the problem and returns false when it is not a number
+ * within [lo, hi]. An unset option leaves *out alone. */
+bool cli_opt_long(const struct cli_opt *o, long lo, long hi, long *out);
+bool cli_opt_float(const struct cli_opt *o, double lo, double hi, float *out);
+
+/* Loads a model file (and, when tok is not NULL, its tokenizer), reporting failures the script
+ * way; returns 0 or the exit code. */
+int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer **tok);
+
 int cmd_show(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 #endif

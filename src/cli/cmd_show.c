@@ -13,6 +13,9 @@ struct show_info {
     uint32_t version;
     int64_t ctx, vocab, n_layer, n_embd;
     uint64_t type_count[SLM_TYPE_COUNT], type_bytes[SLM_TYPE_COUNT];
+    bool runnable;             /* the architecture and tensors are ones slm can run */
+    char why_not[512];         /* when not runnable */
+    struct slm_footprint fp;   /* at the training context, F16 KV cache, one slot */
 };
 
 static int64_t arch_int(const slm_gguf *g, const char *arch, const char *suffix) {
@@ -46,6 +49,8 @@ static void collect(const slm_gguf *g, struct show_info *s) {
         s->type_count[t->type]++;
         s->type_bytes[t->type] += t->n_bytes;
     }
+    s->runnable = slm_model_footprint(g, NULL, &s->fp) == SLM_OK;
+    if (!s->runnable) snprintf(s->why_not, sizeof s->why_not, "%s", slm_error_detail());
 }
 
 static cJSON *to_json(const char *path, const struct show_info *s) {
@@ -72,7 +77,49 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
     if (s->n_embd >= 0) cJSON_AddNumberToObject(o, "embedding_length", (double)s->n_embd);
     cJSON_AddNumberToObject(o, "tensor_bytes", (double)s->tensor_bytes);
     cJSON_AddNumberToObject(o, "file_size", (double)s->file_size);
+    cJSON_AddBoolToObject(o, "runnable", s->runnable);
+    if (s->runnable) {
+        cJSON_AddNumberToObject(o, "footprint_estimate", (double)s->fp.total);
+        cJSON *fp = cJSON_AddObjectToObject(o, "footprint");
+        cJSON_AddNumberToObject(fp, "weights", (double)s->fp.weights);
+        cJSON_AddNumberToObject(fp, "kv_cache", (double)s->fp.kv);
+        cJSON_AddNumberToObject(fp, "scratch", (double)s->fp.scratch);
+        cJSON_AddNumberToObject(fp, "context", (double)s->ctx);
+    } else {
+        cJSON_AddNullToObject(o, "footprint_estimate");
+        cJSON_AddStringToObject(o, "not_runnable_because", s->why_not);
+    }
     return o;
+}
+
+static cJSON *tensors_json(const slm_gguf *g) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", t->name);
+        cJSON_AddStringToObject(e, "type", slm_type_name(t->type));
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->ne[d]));
+        cJSON_AddNumberToObject(e, "bytes", (double)t->n_bytes);
+        cJSON_AddNumberToObject(e, "offset", (double)t->offset);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
+static void print_tensors(const slm_gguf *g) {
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        char shape[96] = "";
+        size_t n = 0;
+        for (uint32_t d = 0; d < t->n_dims && n < sizeof shape; d++)
+            n += (size_t)snprintf(shape + n, sizeof shape - n, d ? " x %lld" : "%lld",
+                                  (long long)t->ne[d]);
+        printf("  %-40s %-6s %-24s %llu bytes\n", t->name, slm_type_name(t->type), shape,
+               (unsigned long long)t->n_bytes);
+    }
 }
 
 static void human_bytes(uint64_t b, char *buf, size_t cap) {
@@ -98,6 +145,16 @@ static void print_human(const char *path, const struct show_info *s) {
     human_bytes(s->file_size, b2, sizeof b2);
     printf("  tensors          %lld (%s), file %s, GGUF v%u, %lld metadata keys\n",
            (long long)s->n_tensors, b1, b2, s->version, (long long)s->n_kv);
+    if (s->runnable) {
+        human_bytes(s->fp.total, b1, sizeof b1);
+        human_bytes(s->fp.kv, b2, sizeof b2);
+        char b3[32];
+        human_bytes(s->fp.scratch, b3, sizeof b3);
+        printf("  footprint        %s (KV cache %s at context %lld, f16; buffers %s)\n", b1, b2,
+               (long long)s->ctx, b3);
+    } else {
+        printf("  not runnable     %s\n", s->why_not);
+    }
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
         if (!s->type_count[t]) continue;
         human_bytes(s->type_bytes[t], b1, sizeof b1);
@@ -107,14 +164,14 @@ static void print_human(const char *path, const struct show_info *s) {
 }
 
 int cmd_show(int argc, char **argv) {
-    struct cli_opt opts[] = {{"--json", false, false, NULL}};
+    struct cli_opt opts[] = {{"--json", false, false, NULL}, {"--tensors", false, false, NULL}};
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, opts, 1, pos, 1, &n_pos);
-    bool json = opts[0].set;
+    int rc = cli_parse(argc, argv, opts, 2, pos, 1, &n_pos);
+    bool json = opts[0].set, tensors = opts[1].set;
     if (rc) return rc;
     if (n_pos != 1) {
-        fprintf(stderr, "usage: slm show MODEL [--json]\n");
+        fprintf(stderr, "usage: slm show MODEL [--tensors] [--json]\n");
         return CLI_EXIT_USAGE;
     }
     slm_gguf *g = NULL;
@@ -122,8 +179,14 @@ int cmd_show(int argc, char **argv) {
     if (st != SLM_OK) return cli_fail(json, st, "%s", slm_error_detail());
     struct show_info s;
     collect(g, &s);
-    if (json) cli_print_json(to_json(pos[0], &s));
-    else print_human(pos[0], &s);
+    if (json) {
+        cJSON *doc = to_json(pos[0], &s);
+        if (tensors) cJSON_AddItemToObject(doc, "tensors", tensors_json(g));
+        cli_print_json(doc);
+    } else {
+        print_human(pos[0], &s);
+        if (tensors) print_tensors(g);
+    }
     slm_gguf_close(g);
     return CLI_EXIT_OK;
 }

@@ -94,3 +94,42 @@ void cli_print_json(cJSON *doc) {
     free(s);
     cJSON_Delete(doc);
 }
+
+bool cli_opt_long(const struct cli_opt *o, long lo, long hi, long *out) {
+    if (!o->set) return true;
+    char *end;
+    long v = strtol(o->value, &end, 10);
+    if (end == o->value || *end || v < lo || v > hi) {
+        fprintf(stderr, "slm: %s must be an integer in %ld..%ld\n", o->name, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_opt_float(const struct cli_opt *o, double lo, double hi, float *out) {
+    if (!o->set) return true;
+    char *end;
+    double v = strtod(o->value, &end);
+    if (end == o->value || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "slm: %s must be a number in %g..%g\n", o->name, lo, hi);
+        return false;
+    }
+    *out = (float)v;
+    return true;
+}
+
+int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer **tok) {
+    *model = NULL;
+    slm_status st = slm_model_load(path, NULL, model);
+    if (st != SLM_OK) return cli_fail(json, st, "%s", slm_error_detail());
+    if (!tok) return 0;
+    st = slm_tokenizer_from_gguf(slm_model_get_gguf(*model), tok);
+    if (st != SLM_OK) {
+        int rc = cli_fail(json, st, "%s: tokenizer: %s", path, slm_error_detail());
+        slm_model_free(*model);
+        *model = NULL;
+        return rc;
+    }
+    return 0;
+}

@@ -5,7 +5,18 @@
 #include <string.h>
 
 static const struct cli_command commands[] = {
-    {"show", cmd_show, "show MODEL [--json]: architecture, parameters, tensor types, sizes"},
+    {"show", cmd_show, "show MODEL [--tensors] [--json]: architecture, parameters, tensor types, sizes"},
+    {"run", cmd_run,
+     "run MODEL [PROMPT] [--chat] [--system S] [--max-tokens N] [--temperature T] [--top-k K]\n"
+     "      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--ignore-eos]\n"
+     "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
+    {"logits", cmd_logits,
+     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
+    {"bench", cmd_bench,
+     "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
+     "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
+    {"tokenize", cmd_tokenize,
+     "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };
 
 static void usage(FILE *f) {

@@ -247,11 +247,15 @@ void slm__add(float *out, const float *a, const float *b, int64_t n); /* aliasin
 void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
 
 /* Scaled dot-product attention of n_q query positions over a KV cache, grouped-query, causal.
+ * With an F16 cache the queries and the softmax weights are rounded to F16 before they meet the
+ * F16 keys and values, as the reference implementation computes it: models whose activations are
+ * rounded again before the next matmul (BF16, quantized) then stay within its numerics.
  * q: [n_q][n_head][head_dim] floats; query i sits at position pos0 + i and sees keys 0..pos0+i.
  * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
  * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
  * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
  * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
+#define SLM_ATTN_MAX_HEAD_DIM 4096
 struct slm_attn {
     int64_t n_q, n_head, n_head_kv, head_dim, pos0;
     float scale;

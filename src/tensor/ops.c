@@ -168,6 +168,7 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
     const int64_t d = a->head_dim, group = a->n_head / a->n_head_kv;
     const bool f16 = a->kv_type == SLM_TYPE_F16;
     const size_t elem = f16 ? sizeof(slm_f16) : sizeof(float);
+    SLM_ASSERT(d <= SLM_ATTN_MAX_HEAD_DIM);
     for (int64_t p = ith; p < a->n_q * a->n_head; p += nth) {
         int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group, n_keys = a->pos0 + i + 1;
         struct slm_attn_rows kr = {.base = (const uint8_t *)a->k + (size_t)(kvh * d) * elem,
@@ -177,8 +178,18 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
                                    .d = d};
         struct slm_attn_rows vr = kr;
         vr.base = (const uint8_t *)a->v + (size_t)(kvh * d) * elem;
-        ops->attn_scores(&kr, q + p * d, a->scale, scratch);
+        const float *qv = q + p * d;
+        float q16[SLM_ATTN_MAX_HEAD_DIM];
+        if (f16) { /* F16 keys meet F16 queries, as in the reference */
+            for (int64_t e = 0; e < d; e++) q16[e] = slm__f16_to_f32(slm__f32_to_f16(qv[e]));
+            qv = q16;
+        }
+        ops->attn_scores(&kr, qv, a->scale, scratch);
         ops->softmax(scratch, n_keys);
+        /* and F16 values meet F16 weights */
+        if (f16)
+            for (int64_t t = 0; t < n_keys; t++)
+                scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
         ops->attn_values(&vr, scratch, out + p * d);
     }
 }

@@ -12,7 +12,7 @@
 const char *tu_shared_path(const char *rel) {
     static char buf[4096];
     const char *dir = getenv("SLM_SHARED_DIR");
-    if (!dir || !*dir) dir = "../shared";
+    if (!dir || !*dir) dir = SLM_DEFAULT_SHARED_DIR;
     snprintf(buf, sizeof buf, "%s/%s", dir, rel);
     struct stat st;
     return stat(buf, &st) == 0 ? buf : NULL;
@@ -30,7 +30,7 @@ char *tu_require_shared(const char *rel) {
 
 char *tu_build_path(const char *rel) {
     const char *dir = getenv("SLM_BUILD_DIR");
-    if (!dir || !*dir) dir = ".";
+    if (!dir || !*dir) dir = SLM_DEFAULT_BUILD_DIR;
     char *buf = malloc(strlen(dir) + strlen(rel) + 2);
     sprintf(buf, "%s/%s", dir, rel);
     return buf;

@@ -1,0 +1,176 @@
+/* slm gen: the sampling chain, chat templates and stop-string matching used by generation. */
+#ifndef SLM_GEN_H
+#define SLM_GEN_H
+
+#include "slm/core.h"
+#include "slm/gguf.h"
+#include "slm/model.h"
+#include "slm/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sessions --------------------------------------------------------------------------------
+ * A session is one conversation's state over a loaded model: its KV cache and activation buffers,
+ * all allocated at creation (nothing is allocated per token). Several sessions may share one
+ * model; one session is used by one thread at a time. */
+typedef struct slm_session slm_session;
+
+struct slm_session_params {
+    uint32_t n_ctx;     /* context length; 0 = the model's training context */
+    uint32_t n_batch;   /* tokens per forward pass; default 512 (capped at n_ctx) */
+    slm_kv_type kv_type; /* default F16 */
+    int n_threads;      /* 0 = every CPU; ignored when pool is given */
+    bool logits_all;    /* keep logits of every evaluated position (slm logits), not just the last */
+    slm_pool *pool;     /* borrowed; NULL = the session starts its own of n_threads */
+};
+struct slm_session_params slm_session_default_params(void);
+
+/* The model is borrowed and must outlive the session. */
+slm_status slm_session_create(const slm_model *m, const struct slm_session_params *params,
+                              slm_session **out);
+void slm_session_free(slm_session *s); /* accepts NULL */
+/* Appends tokens to the context and runs them, n_batch at a time. *logits (borrowed, valid until
+ * the next call) gets the last token's n_vocab logits, or with logits_all n rows of them (then n
+ * must be <= n_batch). SLM_E_INVALID_INPUT for a token outside the vocabulary, SLM_E_CONTEXT_FULL
+ * when the context would overflow (nothing is evaluated then). */
+slm_status slm_session_eval(slm_session *s, const int32_t *tokens, size_t n, const float **logits);
+/* Tokens in the context so far. */
+uint32_t slm_session_n_past(const slm_session *s);
+uint32_t slm_session_n_ctx(const slm_session *s);
+/* Forgets everything after the first n_past tokens (n_past <= current), e.g. to reuse a prompt. */
+slm_status slm_session_rewind(slm_session *s, uint32_t n_past);
+/* Bytes this session allocated: KV cache plus activation buffers. */
+uint64_t slm_session_bytes(const slm_session *s);
+
+/* ---- sampling ------------------------------------------------------------------------------
+ * The chain, in order: repetition / frequency / presence penalties over the last
+ * penalty_last_n accepted tokens, then top-k, top-p, min-p, temperature, and a draw from the
+ * seeded generator. temperature <= 0 is greedy: the highest logit after penalties, lowest id on
+ * ties. The same seed and inputs give the same tokens on every machine. */
+struct slm_sampler_params {
+    float temperature;       /* default 0.8; 0 = greedy */
+    int32_t top_k;           /* default 40; 0 = off */
+    float top_p;             /* default 0.95; 1 = off */
+    float min_p;             /* default 0.05; 0 = off */
+    float repeat_penalty;    /* default 1.0 (off); > 1 discourages repeats */
+    float frequency_penalty; /* default 0 */
+    float presence_penalty;  /* default 0 */
+    int32_t penalty_last_n;  /* default 64; window of accepted tokens the penalties look at */
+    uint64_t seed;           /* default 0 */
+};
+struct slm_sampler_params slm_sampler_default_params(void);
+
+typedef struct slm_sampler slm_sampler;
+
+/* All scratch (n_vocab candidates, penalty counts) is allocated here, none while sampling. */
+slm_status slm_sampler_create(const struct slm_sampler_params *params, int32_t n_vocab,
+                              slm_sampler **out);
+void slm_sampler_free(slm_sampler *s); /* accepts NULL */
+/* Records a token (prompt or generated) in the penalty window. SLM_E_INVALID_ARG if out of range. */
+slm_status slm_sampler_accept(slm_sampler *s, int32_t token);
+/* Forgets the window and reseeds. */
+void slm_sampler_reset(slm_sampler *s);
+/* Picks the next token from logits[n_vocab] (borrowed, not modified). Does not accept it. */
+slm_status slm_sampler_sample(slm_sampler *s, const float *logits, int32_t *token);
+
+/* ---- chat templates -----------------------------------------------------------------------
+ * Recognised from the model's tokenizer.chat_template (a Jinja text we do not execute): ChatML
+ * (SmolLM2, Qwen), Llama-2, Zephyr (TinyLlama chat), Llama-3; anything else gets the plain
+ * fallback. A default system prompt written literally into a ChatML template (SmolLM2 and Qwen2.5
+ * do this) is extracted and used when the conversation has none, as the template would. */
+typedef enum slm_chat_format {
+    SLM_CHAT_PLAIN = 0,
+    SLM_CHAT_CHATML,
+    SLM_CHAT_LLAMA2,
+    SLM_CHAT_ZEPHYR,
+    SLM_CHAT_LLAMA3,
+    SLM_CHAT_FORMAT_COUNT,
+} slm_chat_format;
+
+struct slm_chat_message {
+    const char *role;    /* "system", "user" or "assistant"; borrowed */
+    const char *content; /* borrowed */
+};
+
+struct slm_chat_template {
+    slm_chat_format format;
+    char *default_system; /* owned (heap) or NULL; freed by slm_chat_template_clear */
+};
+
+const char *slm_chat_format_name(slm_chat_format f);
+slm_status slm_chat_format_from_name(const char *name, slm_chat_format *out);
+/* Recognises a Jinja template text (may be NULL: plain). */
+slm_status slm_chat_template_detect(const char *jinja, size_t len, struct slm_chat_template *out);
+/* From tokenizer.chat_template in a GGUF (plain when absent). */
+slm_status slm_chat_template_from_gguf(const slm_gguf *g, struct slm_chat_template *out);
+void slm_chat_template_clear(struct slm_chat_template *t);
+/* Renders messages into the prompt text (to be tokenized with special tokens parsed and without
+ * an added BOS for formats that spell it). *out is transferred to the caller (slm_free).
+ * SLM_E_INVALID_INPUT for an unknown role or NULL content. */
+slm_status slm_chat_apply(const struct slm_chat_template *t, const struct slm_chat_message *msgs,
+                          size_t n_msgs, bool add_generation_prompt, char **out);
+
+/* ---- stop strings ---------------------------------------------------------------------------
+ * Streams generated text while watching for stop strings that may straddle token boundaries:
+ * text that could still become a stop string is held back until it is decided. */
+typedef struct slm_stop_matcher slm_stop_matcher;
+
+/* stops: n strings (copied); empty strings are ignored. */
+slm_status slm_stop_matcher_create(const char *const *stops, size_t n, slm_stop_matcher **out);
+void slm_stop_matcher_free(slm_stop_matcher *m); /* accepts NULL */
+/* Feeds the next piece of text. Sets *emit / *emit_len to the text that is now safe to show
+ * (borrowed, valid until the next call) and *stopped once a stop string has been seen (the stop
+ * string and anything after it are never emitted; later calls emit nothing). */
+slm_status slm_stop_matcher_feed(slm_stop_matcher *m, const char *piece, size_t len,
+                                 const char **emit, size_t *emit_len, bool *stopped);
+/* At the end of generation: the held-back text that never became a stop string. */
+slm_status slm_stop_matcher_flush(slm_stop_matcher *m, const char **emit, size_t *emit_len);
+
+/* ---- generation ------------------------------------------------------------------------------
+ * The token loop: evaluate a prompt on a session, then sample, stream and evaluate one token at a
+ * time until end of generation, a stop string, max_tokens, the context's end or the callback. */
+typedef enum slm_stop_reason {
+    SLM_STOP_EOG = 0,    /* the model ended its turn (EOS, <|im_end|>, <|eot_id|>, ...) */
+    SLM_STOP_STRING,     /* a stop string appeared */
+    SLM_STOP_LENGTH,     /* max_tokens generated */
+    SLM_STOP_CONTEXT,    /* the context window is full */
+    SLM_STOP_CALLBACK,   /* the token callback asked to stop */
+} slm_stop_reason;
+const char *slm_stop_reason_name(slm_stop_reason r); /* "eos", "stop", "length", ... */
+
+struct slm_generate_params {
+    int32_t max_tokens;          /* default 128; -1 = until the context is full */
+    bool ignore_eos;             /* keep going past end-of-generation tokens */
+    const char *const *stops;    /* borrowed for the call */
+    size_t n_stops;
+    struct slm_sampler_params sampling;
+};
+struct slm_generate_params slm_generate_default_params(void);
+
+/* Called once per generated token with the text that became safe to show (may be empty while a
+ * stop string or a UTF-8 sequence is pending), and at the end with token -1 for text that was
+ * held back until then. text is borrowed for the call. Return false to stop. */
+typedef bool (*slm_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+struct slm_generate_result {
+    int32_t *ids;   /* generated tokens (transferred; slm_free) */
+    size_t n_ids;
+    char *text;     /* generated text without the stop string (transferred; slm_free) */
+    size_t text_len;
+    slm_stop_reason stop;
+    uint64_t prompt_ns, gen_ns; /* time evaluating the prompt / generating */
+};
+
+/* Appends prompt[0..n_prompt) to the session's context (the caller rewinds it for a fresh start)
+ * and generates. on_token may be NULL. On failure *out holds nothing to free. */
+slm_status slm_generate(slm_session *s, const slm_tokenizer *t, const int32_t *prompt,
+                        size_t n_prompt, const struct slm_generate_params *params,
+                        slm_token_fn on_token, void *user, struct slm_generate_result *out);
+void slm_generate_result_clear(struct slm_generate_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -152,7 +152,8 @@ struct slm_type_kernels {
     slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
- * compute support (vec_dot NULL). */
+ * compute support (vec_dot NULL, partner SLM_TYPE_COUNT); the conversions are filled either way
+ * (Q8_K and Q8_1 only convert). */
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out);
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);

@@ -1,6 +1,7 @@
 /* Tokenizers built from Hugging Face tokenizer.json files (SmolLM2: byte-level BPE; MiniLM:
- * WordPiece) against the `tokenizers` Python package on a generated corpus of 2,000+ strings
- * (tests/tokenizer_oracle.py), plus loader validation on hostile documents. */
+ * WordPiece; TinyStories-656K: ▁-normalised BPE) against the `tokenizers` Python package on a
+ * generated corpus of 2,000+ strings (tests/tokenizer_oracle.py), plus loader validation on hostile
+ * documents. */
 #include "testutil.h"
 
 #include "slm/tokenizer.h"
@@ -100,6 +101,12 @@ static void smollm2_vs_hf(void **state) {
 static void minilm_vs_hf(void **state) {
     (void)state;
     compare("models/all-MiniLM-L6-v2/tokenizer.json", false);
+}
+
+/* ▁-normalised BPE with merges by rank and no byte tokens (fused unknowns). */
+static void tinystories_vs_hf(void **state) {
+    (void)state;
+    compare("models/TinyStories-656K/tokenizer.json", false);
 }
 
 static void expect_error(const char *json, slm_status want) {
@@ -202,9 +209,8 @@ static void many_added_tokens(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(smollm2_vs_hf),
-        cmocka_unit_test(minilm_vs_hf),
-        cmocka_unit_test(hostile_json),
+        cmocka_unit_test(smollm2_vs_hf),     cmocka_unit_test(minilm_vs_hf),
+        cmocka_unit_test(tinystories_vs_hf), cmocka_unit_test(hostile_json),
         cmocka_unit_test(many_added_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

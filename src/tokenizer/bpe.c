@@ -4,6 +4,7 @@
 #include "tokenizer/internal.h"
 
 #include <string.h>
+#include <utf8proc.h>
 
 struct bpe_work {
     const slm_tokenizer *t;
@@ -75,8 +76,35 @@ static void pcre_free(void *p, void *ctx) {
     slm__free(p);
 }
 
+/* NFC of s[0..n) into a new buffer (*out, to free); *out NULL when s is not valid UTF-8, which is
+ * then tokenized as it is. */
+static slm_status nfc(const char *s, size_t n, char **out, size_t *out_n) {
+    *out = NULL;
+    const int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+    utf8proc_ssize_t need =
+        utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, NULL, 0, opts);
+    if (need < 0) return SLM_OK;
+    utf8proc_int32_t *buf = slm__malloc(((size_t)need + 1) * sizeof *buf);
+    if (!buf) return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+    utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, buf, need, opts);
+    utf8proc_ssize_t len = utf8proc_reencode(buf, need, opts);
+    if (len < 0) {
+        slm__free(buf);
+        return SLM_OK;
+    }
+    *out = (char *)buf;
+    *out_n = (size_t)len;
+    return SLM_OK;
+}
+
 slm_status slm__bpe_encode(const slm_tokenizer *t, const char *s, size_t n, slm__ids *out) {
     struct bpe_work w = {.t = t, .out = out};
+    char *normalized = NULL;
+    if (t->nfc) {
+        slm_status st = nfc(s, n, &normalized, &n);
+        if (st != SLM_OK) return st;
+        if (normalized) s = normalized;
+    }
     slm_status st = SLM_OK;
     pcre2_general_context *gc = pcre2_general_context_create(pcre_alloc, pcre_free, NULL);
     if (!gc) return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
@@ -89,5 +117,6 @@ slm_status slm__bpe_encode(const slm_tokenizer *t, const char *s, size_t n, slm_
     pcre2_general_context_free(gc);
     slm__merger_free(&w.m);
     slm__free(w.mapped);
+    slm__free(normalized);
     return st;
 }

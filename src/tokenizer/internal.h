@@ -59,6 +59,7 @@ struct slm_tokenizer {
      * and the space escaping apply to the whole text before special tokens are split off */
     bool normalize_first;
     bool ignore_merges; /* BPE: a word that is a token is taken whole (llama-3) */
+    bool nfc;           /* BPE from tokenizer.json: NFC-normalise each raw fragment (Qwen2) */
     /* tokens matched in raw text before tokenizing (control, user-defined, unknown), longest
      * text first */
     int32_t *partition;

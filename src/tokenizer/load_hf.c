@@ -180,8 +180,8 @@ static slm_status check_normalizer(const struct hf *h, const cJSON *root) {
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (h->kind == SLM_TOKENIZER_BPE) {
-        if (norm && !cJSON_IsNull(norm))
-            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE with a normalizer");
+        if (norm && !cJSON_IsNull(norm) && !json_is(norm, "type", "NFC"))
+            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE normalizer other than NFC");
         return SLM_OK;
     }
     if (h->kind == SLM_TOKENIZER_SPM) {
@@ -359,6 +359,7 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
     }
     if (st == SLM_OK && h->kind == SLM_TOKENIZER_BPE) {
         t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ignore_merges"));
+        t->nfc = json_is(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "type", "NFC");
         const char *re[SLM__PRE_MAX_REGEX];
         char *owned[SLM__PRE_MAX_REGEX];
         int n_re = 0, n_owned = 0;

@@ -26,8 +26,8 @@ static cJSON *oracle(const char *tok_path, const char *variant, slm_tokenizer **
     if (rc == 0) {
         doc = tu_read_json(out);
         assert_non_null(doc);
-        TU_ASSERT_OK(slm_tokenizer_load_hf_json(
-            cJSON_GetObjectItem(doc, "tokenizer")->valuestring, t));
+        TU_ASSERT_OK(
+            slm_tokenizer_load_hf_json(cJSON_GetObjectItem(doc, "tokenizer")->valuestring, t));
     } else {
         printf("skipped: Hugging Face tokenizers oracle unavailable (exit %d: %s); pip install -r "
                "tests/requirements.txt\n",
@@ -179,6 +179,46 @@ static void hostile_json(void **state) {
     slm_tokenizer_free(t);
 }
 
+/* ▁-normalised BPE with byte fallback (ids checked once against the tokenizers package). */
+static void spm_style_byte_fallback(void **state) {
+    (void)state;
+    static const char json[] =
+        "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"normalized\":true,\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":"
+        "\"\\u2581\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" "
+        "\"},\"content\":\"\\u2581\"}]},"
+        "\"pre_tokenizer\":null,\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":"
+        "true,"
+        "\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<0xC3>\":1,\"<0xA9>\":2,\"\\u2581\":3,"
+        "\"a\":4,"
+        "\"\\u2581a\":5},\"merges\":[\"\\u2581 a\"]}}";
+    slm_tokenizer *t;
+    TU_ASSERT_OK(slm_tokenizer_from_hf_json(json, sizeof json - 1, &t));
+    static const struct {
+        const char *text;
+        int32_t ids[4];
+    } cases[] = {{"a \xc3\xa9", {5, 3, 1, 2}},
+                 {"a \xc3\xbc a", {5, 3, 0, 5}},
+                 {"\xc3\xa9"
+                  "a",
+                  {3, 1, 2, 4}}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        int32_t *ids;
+        size_t n;
+        TU_ASSERT_OK(slm_tokenize(t, cases[c].text, strlen(cases[c].text), 0, &ids, &n));
+        assert_int_equal(n, 4);
+        assert_memory_equal(ids, cases[c].ids, sizeof cases[c].ids);
+        slm_free(ids);
+    }
+    /* byte tokens decode to their bytes */
+    char *text;
+    size_t len;
+    TU_ASSERT_OK(slm_detokenize(t, cases[0].ids, 4, 0, &text, &len));
+    assert_string_equal(text, "a \xc3\xa9");
+    slm_free(text);
+    slm_tokenizer_free(t);
+}
+
 /* Added tokens of many different lengths are all found in the text, longest first. */
 static void many_added_tokens(void **state) {
     (void)state;
@@ -219,10 +259,13 @@ static void many_added_tokens(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(smollm2_vs_hf),     cmocka_unit_test(minilm_vs_hf),
+        cmocka_unit_test(smollm2_vs_hf),
+        cmocka_unit_test(minilm_vs_hf),
         cmocka_unit_test(tinystories_vs_hf),
-        cmocka_unit_test(qwen2_style_vs_hf), cmocka_unit_test(hostile_json),
+        cmocka_unit_test(qwen2_style_vs_hf),
+        cmocka_unit_test(hostile_json),
         cmocka_unit_test(many_added_tokens),
+        cmocka_unit_test(spm_style_byte_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

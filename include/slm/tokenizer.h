@@ -71,6 +71,12 @@ slm_status slm_tokenizer_from_hf_json(const char *json, size_t len, slm_tokenize
 /* Reads a tokenizer.json file and calls slm_tokenizer_from_hf_json. */
 slm_status slm_tokenizer_load_hf_json(const char *path, slm_tokenizer **out);
 void slm_tokenizer_free(slm_tokenizer *t); /* accepts NULL */
+/* Writes the tokenizer as GGUF tokenizer.* metadata (model, pre, tokens, scores, token_type,
+ * merges, special token ids, add-BOS/EOS flags) into w, as the reference converter writes them:
+ * a rank-merged ▁ vocabulary from tokenizer.json gets the scores that converter derives from the
+ * merge ranks. Keys already in w are replaced. SLM_E_UNSUPPORTED for a byte-level BPE whose
+ * pre-tokenizer matches no known tokenizer.ggml.pre name. */
+slm_status slm_tokenizer_write_gguf(const slm_tokenizer *t, slm_gguf_writer *w);
 
 slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t);
 const char *slm_tokenizer_kind_name(slm_tokenizer_kind k); /* "spm", "bpe", "wpm"; static */

@@ -146,12 +146,17 @@ int slm__bytelevel_encode(uint8_t b, char out[2]);
 int slm__bytelevel_decode(uint32_t cp);
 
 /* ---- pre-tokenizers (pretok.c) ---- */
-/* Finds the table row of a tokenizer.ggml.pre name ("" or NULL = "default"); -1 if unknown. */
-int slm__pre_find(const char *name, size_t len);
+/* Finds the table row of a tokenizer.ggml.pre name ("" or NULL = "default"); -1 if unknown.
+ * *canonical: the same name in static storage. */
+int slm__pre_find(const char *name, size_t len, const char **canonical);
 /* Compiles the row's regexes into t (sets pre, pre_name, re, n_re and the row's flags). */
 slm_status slm__pre_setup(slm_tokenizer *t, int row);
 /* The GPT-2 split expression (ByteLevel use_regex in tokenizer.json). */
 extern const char *const slm__re_gpt2;
+/* Row whose regexes are exactly these (also as tokenizer.json spells the llama3 and qwen2 ones),
+ * or -1. */
+int slm__pre_match(const char *const *patterns, int n);
+const char *slm__pre_row_name(int row);
 /* Compiles caller-given regexes (tokenizer.json Split/Digits/ByteLevel chain). */
 slm_status slm__pre_setup_custom(slm_tokenizer *t, const char *const *patterns, int n);
 

@@ -99,11 +99,23 @@ static size_t stored_text(const struct hf *h, int32_t i, const char *prefix, cha
         if (dst) memcpy(dst, s + pl, l - pl);
         return l - pl;
     }
+    /* "[unused0]"-style entries stay as they are, as in GGUF files (no word can reach them: the
+     * pre-tokenizer splits brackets off) */
+    if (l >= 2 && s[0] == '[' && s[l - 1] == ']') {
+        if (dst) memcpy(dst, s, l);
+        return l;
+    }
     if (dst) {
         memcpy(dst, "\xe2\x96\x81", 3);
         memcpy(dst + 3, s, l);
     }
     return l + 3;
+}
+
+static bool is_byte_token(const char *s, size_t l) {
+    static const char hex[] = "0123456789ABCDEF";
+    return l == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && s[3] && strchr(hex, s[3]) && s[4] &&
+           strchr(hex, s[4]);
 }
 
 static slm_status set_specials_from_post(slm_tokenizer *t, const cJSON *post) {
@@ -321,6 +333,7 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         stored_text(h, i, prefix, tmp);
         slm__tok_set_text(t, i, tmp, l, &used);
         t->attr[i] = SLM__TOK_NORMAL;
+        if (h->kind == SLM_TOKENIZER_SPM && is_byte_token(tmp, l)) t->attr[i] = SLM__TOK_BYTE;
     }
     if (!tmp || used != pool + (size_t)h->n) {
         slm__free(tmp);
@@ -366,8 +379,10 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         st = pre_chain(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), re, &n_re, owned,
                        &n_owned);
         if (st == SLM_OK) st = slm__pre_setup_custom(t, re, n_re);
+        /* the GGUF name of the pre-tokenizer, when it is a known one */
+        t->pre = st == SLM_OK ? slm__pre_match(re, n_re) : -1;
+        t->pre_name = t->pre >= 0 ? slm__pre_row_name(t->pre) : "tokenizer.json";
         for (int k = 0; k < n_owned; k++) slm__free(owned[k]);
-        t->pre_name = "tokenizer.json";
         if (st == SLM_OK) st = load_merges(t, cJSON_GetObjectItemCaseSensitive(m, "merges"), &tmp);
     }
     if (st == SLM_OK && h->kind == SLM_TOKENIZER_SPM)

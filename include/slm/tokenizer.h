@@ -18,7 +18,11 @@
  *    uses) and does not mark byte characters as user-defined tokens (deepseek does: those decode
  *    as their text, as in the reference);
  *  - WordPiece, and SentencePiece vocabularies without byte tokens: the unknown token, one per
- *    character (or invalid byte) that the vocabulary cannot spell. */
+ *    character (or invalid byte) that the vocabulary cannot spell, or one per run of them when a
+ *    tokenizer.json asks to fuse unknowns. The same holds for valid characters such a vocabulary
+ *    cannot spell (TinyStories-656K: the reference implementation fails on those; slm does not).
+ *
+ * Thread safety: a tokenizer may be shared by threads; a slm_detok_stream may not. */
 #ifndef SLM_TOKENIZER_H
 #define SLM_TOKENIZER_H
 

@@ -61,7 +61,7 @@ struct slm_tokenizer {
     bool ignore_merges; /* BPE: a word that is a token is taken whole (llama-3) */
     bool nfc;           /* BPE from tokenizer.json: NFC-normalise each raw fragment (Qwen2) */
     /* tokens matched in raw text before tokenizing (control, user-defined, unknown), longest
-     * text first */
+     * pattern first */
     int32_t *partition;
     int32_t n_partition;
     int32_t *part_rank; /* per id: its position in partition, or -1 */

@@ -28,10 +28,13 @@ static cJSON *oracle(const char *tok_path, const char *variant, slm_tokenizer **
         assert_non_null(doc);
         TU_ASSERT_OK(
             slm_tokenizer_load_hf_json(cJSON_GetObjectItem(doc, "tokenizer")->valuestring, t));
-    } else {
+    } else if (rc == 77 || rc == 127) {
+        /* 77: the package is missing, 127: python3 is */
         printf("skipped: Hugging Face tokenizers oracle unavailable (exit %d: %s); pip install -r "
                "tests/requirements.txt\n",
                rc, log ? log : "");
+    } else {
+        fail_msg("tokenizer_oracle.py failed (exit %d): %s", rc, log ? log : "");
     }
     free(log);
     tu_rmtree(dir);

@@ -96,10 +96,13 @@ def corpus(n, specials):
     r = random.Random(20261122)
     out = ["", " ", "   ", "\n", "a", "Hello world", "  leading", "trailing  ", "a" * 300,
            "x" * 5000, "word " * 400, "\t \n \r\n  \u00a0 ", "".join(EMOJI), "".join(PUNCT)]
-    while len(out) < n:
+    while len(out) < n - 2:
         parts = [piece(r, specials) for _ in range(r.randrange(1, 14))]
         sep = r.choice(["", " ", " ", " ", "\n"])
         out.append(sep.join(parts))
+    # two long documents (tens of KB: long inputs take other code paths, e.g. a word cache)
+    out.append(" ".join(out[20:600]))
+    out.append("\n".join(out[600:1400]))
     return out
 
 

@@ -1,10 +1,21 @@
 /* Byte-level BPE: the pre-tokenizer regexes cut the text into words, each word starts as one
  * symbol per byte (the token of that byte's byte-level character) and is merged by rank
- * (merge.c). */
+ * (merge.c). Long texts repeat their words, so the ids of short words are cached for the call. */
 #include "tokenizer/internal.h"
 
 #include <string.h>
 #include <utf8proc.h>
+
+/* Texts shorter than this are not worth a cache; words longer than CACHE_WORD are not cached. */
+#define CACHE_MIN_TEXT 4096
+#define CACHE_WORD     48
+#define CACHE_SLOTS    16384
+
+struct cache_slot {
+    const uint8_t *word; /* points into the text being tokenized (NULL = empty slot) */
+    uint32_t len;
+    uint32_t first, count; /* ids at cache_ids[first .. first+count) */
+};
 
 struct bpe_work {
     const slm_tokenizer *t;
@@ -13,11 +24,42 @@ struct bpe_work {
     slm__merger m;
     char *mapped; /* byte-level spelling of a word, for ignore_merges */
     size_t cap_mapped;
+    struct cache_slot *cache; /* NULL: no cache for this call */
+    uint32_t cache_used;
+    slm__ids cache_ids;
 };
+
+static slm_status merge_word(struct bpe_work *w, const uint8_t *s, size_t n);
 
 static slm_status bpe_word(struct bpe_work *w, const uint8_t *s, size_t n) {
     const slm_tokenizer *t = w->t;
     if (n == 1) return t->byte_tok[s[0]] >= 0 ? slm__ids_push(w->out, t->byte_tok[s[0]]) : SLM_OK;
+    if (!w->cache || n > CACHE_WORD) return merge_word(w, s, n);
+    uint32_t h = (uint32_t)slm__hash_bytes((const char *)s, n) & (CACHE_SLOTS - 1);
+    for (; w->cache[h].word; h = (h + 1) & (CACHE_SLOTS - 1)) {
+        const struct cache_slot *c = &w->cache[h];
+        if (c->len != n || memcmp(c->word, s, n)) continue;
+        slm_status st = SLM_OK;
+        for (uint32_t k = 0; k < c->count && st == SLM_OK; k++)
+            st = slm__ids_push(w->out, w->cache_ids.v[c->first + k]);
+        return st;
+    }
+    size_t mark = w->out->n;
+    slm_status st = merge_word(w, s, n);
+    /* fill to three quarters, then keep what is there */
+    if (st != SLM_OK || w->cache_used >= CACHE_SLOTS / 4 * 3) return st;
+    struct cache_slot c = {s, (uint32_t)n, (uint32_t)w->cache_ids.n, (uint32_t)(w->out->n - mark)};
+    for (size_t k = mark; k < w->out->n && st == SLM_OK; k++)
+        st = slm__ids_push(&w->cache_ids, w->out->v[k]);
+    if (st == SLM_OK) {
+        w->cache[h] = c;
+        w->cache_used++;
+    }
+    return st;
+}
+
+static slm_status merge_word(struct bpe_work *w, const uint8_t *s, size_t n) {
+    const slm_tokenizer *t = w->t;
     slm_status st = slm__merger_reserve(&w->m, n);
     if (st != SLM_OK) return st;
     if (t->ignore_merges) {
@@ -100,23 +142,27 @@ static slm_status nfc(const char *s, size_t n, char **out, size_t *out_n) {
 slm_status slm__bpe_encode(const slm_tokenizer *t, const char *s, size_t n, slm__ids *out) {
     struct bpe_work w = {.t = t, .out = out};
     char *normalized = NULL;
+    slm_status st = SLM_OK;
     if (t->nfc) {
-        slm_status st = nfc(s, n, &normalized, &n);
-        if (st != SLM_OK) return st;
+        st = nfc(s, n, &normalized, &n);
         if (normalized) s = normalized;
     }
-    slm_status st = SLM_OK;
-    pcre2_general_context *gc = pcre2_general_context_create(pcre_alloc, pcre_free, NULL);
-    if (!gc) return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+    pcre2_general_context *gc =
+        st == SLM_OK ? pcre2_general_context_create(pcre_alloc, pcre_free, NULL) : NULL;
+    if (st == SLM_OK && !gc) st = slm__error(SLM_E_NOMEM, "tokenize: out of memory");
     for (int k = 0; k < t->n_re && st == SLM_OK; k++) {
         w.md[k] = pcre2_match_data_create_from_pattern(t->re[k], gc);
         if (!w.md[k]) st = slm__error(SLM_E_NOMEM, "tokenize: out of memory");
     }
+    /* the cache is only a speed-up: without memory for it, words are merged every time */
+    if (st == SLM_OK && n >= CACHE_MIN_TEXT) w.cache = slm__calloc(CACHE_SLOTS, sizeof *w.cache);
     if (st == SLM_OK) st = split(&w, 0, s, n);
     for (int k = 0; k < t->n_re; k++) pcre2_match_data_free(w.md[k]);
     pcre2_general_context_free(gc);
     slm__merger_free(&w.m);
     slm__free(w.mapped);
+    slm__free(w.cache);
+    slm__free(w.cache_ids.v);
     slm__free(normalized);
     return st;
 }

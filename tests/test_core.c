@@ -210,14 +210,10 @@ static void mapping(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_table),
-        cmocka_unit_test(error_detail),
-        cmocka_unit_test(logger_levels),
-        cmocka_unit_test(allocator_counts_and_injects),
-        cmocka_unit_test(pool_runs_all_chunks),
-        cmocka_unit_test(clock_monotonic),
-        cmocka_unit_test(sha256_known),
-        cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(status_table),      cmocka_unit_test(error_detail),
+        cmocka_unit_test(logger_levels),     cmocka_unit_test(allocator_counts_and_injects),
+        cmocka_unit_test(pool_runs_all_chunks), cmocka_unit_test(clock_monotonic),
+        cmocka_unit_test(sha256_known),      cmocka_unit_test(utf8_validation),
         cmocka_unit_test(mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

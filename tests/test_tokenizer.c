@@ -235,10 +235,10 @@ static void built_tokenizers(const char *which, slm_tokenizer *bt[2]) {
 }
 
 /* .inp/.out pairs whose vocabulary bpe_vocab.py can build. */
-#define SLM_TOKENIZER_BUILT 3
+#define N_BUILT 3
 static const struct {
     const char *pair, *vocab;
-} built_pairs[SLM_TOKENIZER_BUILT] = {
+} built_pairs[N_BUILT] = {
     {"ggml-vocab-qwen2.gguf", "qwen2"},
     {"ggml-vocab-deepseek-r1-qwen.gguf", "qwen2"},
     {"ggml-vocab-llama-bpe.gguf", "llama3"},
@@ -264,14 +264,14 @@ static void llama_cpp_pairs(void **state) {
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     int n_ok = 0, n_all = 0, files = 0;
     bool all_ok = true;
-    slm_tokenizer *bt[SLM_TOKENIZER_BUILT][2] = {{NULL, NULL}};
-    bool tried[SLM_TOKENIZER_BUILT] = {false};
+    slm_tokenizer *bt[N_BUILT][2] = {{NULL, NULL}};
+    bool tried[N_BUILT] = {false};
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         FILE *f = fopen(path, "rb");
         int built = -1;
-        for (int k = 0; k < SLM_TOKENIZER_BUILT; k++)
+        for (int k = 0; k < N_BUILT; k++)
             if (!strcmp(names[i], built_pairs[k].pair)) built = k;
         /* pairs that share a vocabulary share the tokenizers built for the first */
         int owner = built;
@@ -299,7 +299,7 @@ static void llama_cpp_pairs(void **state) {
         }
         free(names[i]);
     }
-    for (int k = 0; k < SLM_TOKENIZER_BUILT; k++) {
+    for (int k = 0; k < N_BUILT; k++) {
         slm_tokenizer_free(bt[k][0]);
         slm_tokenizer_free(bt[k][1]);
     }

@@ -144,6 +144,17 @@ static void generated_model_runs(void **state) {
     j = run_json(0, "logits", path, "--ids 1,5,9 --top 4");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "positions")), 3);
     cJSON_Delete(j);
+    /* bench: the script contract's keys, with values that make sense */
+    j = run_json(0, "bench", path, "--prompt-tokens 16 --gen-tokens 8 --reps 1 --threads 2");
+    const char *keys[] = {"pp_tok_s", "tg_tok_s", "roofline_fraction", "rss_bytes", "bandwidth_gb_s"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        cJSON *v = cJSON_GetObjectItem(j, keys[i]);
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) fail_msg("bench %s missing or not > 0", keys[i]);
+    }
+    cJSON_Delete(j);
+    /* prompt + generation longer than the context (64) is a usage error of the input */
+    assert_int_equal(tu_run(NULL, "'%s' bench '%s' --prompt-tokens 60 --gen-tokens 8 2>/dev/null",
+                            slm_bin, path), 5);
 }
 
 static void errors(void **state) {

@@ -51,9 +51,13 @@ static void show_generated_model(void **state) {
     assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(types, "f32"), "tensors")->valueint, 30);
     assert_true(cJSON_GetObjectItem(j, "file_size")->valuedouble >= params * 4);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "runnable")));
-    /* weights + KV: context 64 x 3 layers x 2 kv heads x head dim 8 x (K,V) x f16 */
+    /* weights + KV (context 64 x 3 layers x 2 kv heads x head dim 8 x (K,V) x f16) + buffers */
+    cJSON *fp = cJSON_GetObjectItem(j, "footprint");
+    assert_true(cJSON_GetObjectItem(fp, "weights")->valuedouble == params * 4);
+    assert_true(cJSON_GetObjectItem(fp, "kv_cache")->valuedouble == 64 * 3 * 2 * 8 * 2 * 2);
+    assert_true(cJSON_GetObjectItem(fp, "scratch")->valuedouble > 0);
     assert_true(cJSON_GetObjectItem(j, "footprint_estimate")->valuedouble ==
-                params * 4 + 64 * 3 * 2 * 8 * 2 * 2);
+                params * 4 + 64 * 3 * 2 * 8 * 2 * 2 + cJSON_GetObjectItem(fp, "scratch")->valuedouble);
     cJSON_Delete(j);
 }
 

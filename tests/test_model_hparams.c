@@ -3,6 +3,7 @@
  * architecture (missing or mis-shaped tensors, unsupported types, bad metadata). */
 #include "testutil.h"
 
+#include "slm/gen.h"
 #include "slm/model.h"
 
 #include <stdlib.h>
@@ -60,11 +61,28 @@ static void shared_models(void **state) {
                           ? 0
                           : (uint64_t)e->ctx * e->layers * e->kv_heads * (e->embd / e->heads) * 2 * 2;
         assert_int_equal(fp.kv, kv);
-        assert_int_equal(fp.total, fp.weights + fp.kv);
+        assert_int_equal(fp.total, fp.weights + fp.kv + fp.scratch);
+        if (e->arch == SLM_ARCH_BERT) assert_int_equal(fp.scratch, 0);
+        else assert_true(fp.scratch > 0);
         fpp.n_ctx = 128, fpp.n_slots = 3, fpp.kv_type = SLM_KV_F32;
         TU_ASSERT_OK(slm_model_footprint(g, &fpp, &fp));
         assert_int_equal(fp.kv, kv / e->ctx * 128 * 3 * 2);
         slm_gguf_close(g);
+        if (e->arch != SLM_ARCH_BERT) {
+            /* the estimate is what a session of the same sizes allocates */
+            slm_model *m = NULL;
+            TU_ASSERT_OK(slm_model_load(path, NULL, &m));
+            struct slm_session_params sp = slm_session_default_params();
+            sp.n_ctx = 128, sp.n_batch = 32, sp.n_threads = 3, sp.kv_type = SLM_KV_F32;
+            slm_session *s = NULL;
+            TU_ASSERT_OK(slm_session_create(m, &sp, &s));
+            fpp = slm_footprint_default_params();
+            fpp.n_ctx = 128, fpp.n_batch = 32, fpp.n_threads = 3, fpp.kv_type = SLM_KV_F32;
+            TU_ASSERT_OK(slm_model_footprint(slm_model_get_gguf(m), &fpp, &fp));
+            assert_int_equal(slm_session_bytes(s), fp.kv + fp.scratch);
+            slm_session_free(s);
+            slm_model_free(m);
+        }
         free(path);
     }
 }

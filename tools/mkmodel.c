@@ -1,8 +1,12 @@
 /* mkmodel: writes a llama-architecture GGUF with random (fan-in scaled, seeded) weights and a
  * small SentencePiece-style vocabulary (byte tokens + printable pieces), for tests, benchmarks and
  * `make run` when no real model is at hand. Shapes are flags (default: a stories260K-sized model);
- * e.g. a SmolLM2-135M shape: --dim 576 --layers 30 --heads 9 --kv-heads 3 --ffn 1536 --vocab 49152. */
+ * e.g. a SmolLM2-135M shape: --dim 576 --layers 30 --heads 9 --kv-heads 3 --ffn 1536 --vocab 49152
+ * --tied. --type quantizes every matrix (the token embedding too, which is also the output matrix
+ * when --tied) from the same random F32 values; a matrix whose rows do not fit the type gets
+ * llama.cpp's fallback type (e.g. q4_k rows of 576 become q5_0), as slm quantize --fallback does. */
 #include "slm.h"
+#include "slm/convert.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@ struct shape {
     int64_t dim, layers, heads, kv_heads, ffn, vocab, ctx;
     uint64_t seed;
     bool tied;
+    slm_type type;
 };
 
 static uint64_t rng_state;
@@ -39,10 +44,23 @@ static float *ones(int64_t n) {
     return m;
 }
 
-static int add(slm_gguf_writer *w, const char *name, float *data, int64_t cols, int64_t rows) {
+/* Adds a tensor; matrices are converted to `type` (or its fallback) in place of the floats,
+ * which the buffer is large enough for. */
+static int add(slm_gguf_writer *w, const char *name, float *data, int64_t cols, int64_t rows,
+               slm_type want) {
     int64_t ne[2] = {cols, rows};
-    slm_status st = slm_gguf_writer_add_tensor(w, name, SLM_TYPE_F32, rows > 1 ? 2 : 1, ne, data,
-                                               (uint64_t)(cols * rows) * 4);
+    slm_type type = rows > 1 ? slm_quant_type_for_row(want, cols) : SLM_TYPE_F32;
+    uint64_t n_bytes = 0;
+    slm_status st = SLM_OK;
+    slm_type_nbytes(type, (uint64_t)(cols * rows), &n_bytes);
+    if (type != SLM_TYPE_F32) {
+        void *q = malloc((size_t)n_bytes);
+        st = q ? slm_type_quantize(type, data, q, cols * rows) : SLM_E_NOMEM;
+        if (st == SLM_OK) memcpy(data, q, (size_t)n_bytes);
+        free(q);
+    }
+    if (st == SLM_OK)
+        st = slm_gguf_writer_add_tensor(w, name, type, rows > 1 ? 2 : 1, ne, data, n_bytes);
     if (st != SLM_OK) fprintf(stderr, "mkmodel: %s: %s\n", name, slm_error_detail());
     return st;
 }
@@ -76,12 +94,13 @@ static char **vocabulary(int64_t n, float **scores, int32_t **types) {
 
 static int usage(void) {
     fprintf(stderr, "usage: mkmodel OUT.gguf [--dim N] [--layers N] [--heads N] [--kv-heads N] "
-                    "[--ffn N] [--vocab N] [--ctx N] [--seed N] [--tied]\n");
+                    "[--ffn N] [--vocab N] [--ctx N] [--seed N] [--tied] [--type f32|f16|bf16|q8_0|q4_0|"
+                    "q4_1|q5_0|q5_1|q4_k|q5_k|q6_k]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
-    struct shape s = {64, 5, 8, 4, 172, 512, 512, 1, false};
+    struct shape s = {64, 5, 8, 4, 172, 512, 512, 1, false, SLM_TYPE_F32};
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         int64_t *field = NULL;
@@ -94,6 +113,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--ctx")) field = &s.ctx;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) s.seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--tied")) s.tied = true;
+        else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+            if (slm_type_from_name(argv[++i], &s.type) != SLM_OK ||
+                !slm_quant_type_writable(s.type)) {
+                fprintf(stderr, "mkmodel: cannot write type '%s'\n", argv[i]);
+                return 2;
+            }
+        }
         else if (argv[i][0] != '-' && !out) out = argv[i];
         else return usage();
         if (field) {
@@ -120,7 +146,11 @@ int main(int argc, char **argv) {
     slm_gguf_writer_set_u32(w, "llama.attention.head_count_kv", (uint32_t)s.kv_heads);
     slm_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     slm_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
-    slm_gguf_writer_set_u32(w, "general.file_type", 0);
+    static const uint32_t file_type[SLM_TYPE_COUNT] = {
+        [SLM_TYPE_F16] = 1,  [SLM_TYPE_Q4_0] = 2,  [SLM_TYPE_Q4_1] = 3,  [SLM_TYPE_Q8_0] = 7,
+        [SLM_TYPE_Q5_0] = 8, [SLM_TYPE_Q5_1] = 9,  [SLM_TYPE_Q4_K] = 14, [SLM_TYPE_Q5_K] = 16,
+        [SLM_TYPE_Q6_K] = 18, [SLM_TYPE_BF16] = 32};
+    slm_gguf_writer_set_u32(w, "general.file_type", file_type[s.type]);
     float *scores;
     int32_t *types;
     char **tok = vocabulary(s.vocab, &scores, &types);
@@ -137,7 +167,7 @@ int main(int argc, char **argv) {
     int rc = 0;
     float **owned = calloc((size_t)(4 + 9 * s.layers), sizeof *owned);
     int n_owned = 0;
-#define ADD(name, expr, cols, rows) rc |= add(w, name, owned[n_owned++] = (expr), cols, rows)
+#define ADD(name, expr, cols, rows) rc |= add(w, name, owned[n_owned++] = (expr), cols, rows, s.type)
     ADD("token_embd.weight", matrix(s.dim, s.vocab, 1.0f), s.dim, s.vocab);
     ADD("output_norm.weight", ones(s.dim), s.dim, 1);
     if (!s.tied) ADD("output.weight", matrix(s.dim, s.vocab, in_scale), s.dim, s.vocab);

@@ -66,10 +66,13 @@ typedef enum slm_kv_type {
     SLM_KV_F32 = 1,
 } slm_kv_type;
 
+/* The sizes of the sessions the model will serve: same meaning and defaults as
+ * struct slm_session_params, so the estimate is what the sessions allocate. */
 struct slm_footprint_params {
     uint32_t n_ctx;   /* context per slot; 0 = the model's training context */
-    uint32_t n_slots; /* parallel sessions with their own KV cache (default 1) */
-    uint32_t n_batch; /* prompt tokens per forward pass (default 512) */
+    uint32_t n_slots; /* parallel sessions, each with its KV cache and buffers (default 1) */
+    uint32_t n_batch; /* prompt tokens per forward pass (default 512, capped at n_ctx) */
+    int n_threads;    /* 0 = every CPU (each thread has attention scratch) */
     slm_kv_type kv_type;
 };
 struct slm_footprint_params slm_footprint_default_params(void);
@@ -77,7 +80,8 @@ struct slm_footprint_params slm_footprint_default_params(void);
 struct slm_footprint {
     uint64_t weights; /* bytes of all tensors as stored */
     uint64_t kv;      /* n_ctx x n_layer x n_head_kv x head_dim x 2 x elem x n_slots (0 for bert) */
-    uint64_t total;   /* weights + kv (+ scratch once sessions define it) */
+    uint64_t scratch; /* activation buffers of the sessions (decoders), n_slots of them */
+    uint64_t total;   /* weights + kv + scratch */
 };
 
 /* Footprint from the header alone (no tensor data is touched). */

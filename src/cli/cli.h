@@ -59,6 +59,7 @@ int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer
 int cmd_show(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 

@@ -83,6 +83,7 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
         cJSON *fp = cJSON_AddObjectToObject(o, "footprint");
         cJSON_AddNumberToObject(fp, "weights", (double)s->fp.weights);
         cJSON_AddNumberToObject(fp, "kv_cache", (double)s->fp.kv);
+        cJSON_AddNumberToObject(fp, "scratch", (double)s->fp.scratch);
         cJSON_AddNumberToObject(fp, "context", (double)s->ctx);
     } else {
         cJSON_AddNullToObject(o, "footprint_estimate");
@@ -147,8 +148,10 @@ static void print_human(const char *path, const struct show_info *s) {
     if (s->runnable) {
         human_bytes(s->fp.total, b1, sizeof b1);
         human_bytes(s->fp.kv, b2, sizeof b2);
-        printf("  footprint        %s (KV cache %s at context %lld, f16)\n", b1, b2,
-               (long long)s->ctx);
+        char b3[32];
+        human_bytes(s->fp.scratch, b3, sizeof b3);
+        printf("  footprint        %s (KV cache %s at context %lld, f16; buffers %s)\n", b1, b2,
+               (long long)s->ctx, b3);
     } else {
         printf("  not runnable     %s\n", s->why_not);
     }

@@ -12,6 +12,9 @@ static const struct cli_command commands[] = {
      "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
     {"logits", cmd_logits,
      "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
+    {"bench", cmd_bench,
+     "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
+     "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
     {"embed", cmd_embed,
      "embed MODEL [TEXT... | -] [--pooling model|mean|cls|last] [--no-normalize] [--gelu erf|tanh]\n"
      "      [--max-tokens N] [--threads T] [--json]: sentence embeddings (no TEXT: stdin lines)"},

@@ -3,6 +3,8 @@
 #include "model/internal.h"
 #include "slm/gen.h"
 
+#include <string.h>
+
 struct slm_session {
     const slm_model *model;
     struct slm__kv kv;
@@ -56,6 +58,8 @@ slm_status slm_session_create(const slm_model *m, const struct slm_session_param
             s->kv.v[l] = slm__aligned_alloc(layer_bytes);
             if (!s->kv.k[l] || !s->kv.v[l])
                 st = slm__error(SLM_E_NOMEM, "KV cache of %zu bytes per layer", 2 * layer_bytes);
+            else /* resident from the start, like the budget says */
+                memset(s->kv.k[l], 0, layer_bytes), memset(s->kv.v[l], 0, layer_bytes);
         }
     }
     if (st != SLM_OK) {
@@ -63,7 +67,7 @@ slm_status slm_session_create(const slm_model *m, const struct slm_session_param
         return st;
     }
     s->bytes = 2 * (uint64_t)layer_bytes * h->n_layer +
-               slm__fwd_bytes(m, p.n_batch, p.n_ctx, nth, p.logits_all);
+               slm__fwd_bytes(h, m->gguf, p.n_batch, p.n_ctx, nth, p.logits_all);
     *out = s;
     return SLM_OK;
 }

@@ -12,23 +12,20 @@ struct fwd_sizes {
     int64_t embd, q, kv, ff, vocab, logits_rows;
 };
 
-static struct fwd_sizes sizes(const slm_model *m, int64_t n_batch, bool logits_all) {
-    const struct slm_model_hparams *h = &m->h;
+static struct fwd_sizes sizes(const struct slm_model_hparams *h, int64_t n_batch, bool logits_all) {
     return (struct fwd_sizes){h->n_embd, (int64_t)h->n_head * h->head_dim,
                               (int64_t)h->n_head_kv * h->head_dim, h->n_ff, h->n_vocab,
                               logits_all ? n_batch : 1};
 }
 
-static size_t mm_scratch_bytes(const slm_model *m, int64_t n_batch) {
+/* The largest activation buffer any matrix of the file needs in its partner format. */
+static size_t mm_scratch_bytes(const slm_gguf *g, int64_t n_batch) {
     size_t max = 0;
-    for (int r = 0; r < SLM_ROLE_COUNT; r++) {
-        uint32_t n = r >= SLM_ROLE_FIRST_LAYER ? m->h.n_layer : 1;
-        for (uint32_t l = 0; l < n; l++) {
-            const struct slm__bound *b = r >= SLM_ROLE_FIRST_LAYER ? &m->layers[l][r] : &m->global[r];
-            if (!b->w.data || b->vec) continue;
-            size_t s = slm__matmul_scratch_size(b->w.type, b->w.cols, n_batch);
-            max = s > max ? s : max;
-        }
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        if (t->n_dims != 2) continue;
+        size_t s = slm__matmul_scratch_size(t->type, t->ne[0], n_batch);
+        max = s > max ? s : max;
     }
     return max;
 }
@@ -36,29 +33,34 @@ static size_t mm_scratch_bytes(const slm_model *m, int64_t n_batch) {
 /* Each buffer is rounded up to 64 bytes, as the allocator aligns them. */
 static uint64_t rounded(uint64_t floats) { return (floats * 4 + 63) / 64 * 64; }
 
-uint64_t slm__fwd_bytes(const slm_model *m, int64_t n_batch, int64_t n_ctx, int nth,
-                        bool logits_all) {
-    struct fwd_sizes z = sizes(m, n_batch, logits_all);
+uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_batch,
+                        int64_t n_ctx, int nth, bool logits_all) {
+    struct fwd_sizes z = sizes(h, n_batch, logits_all);
     return 3 * rounded((uint64_t)(n_batch * z.embd)) + 2 * rounded((uint64_t)(n_batch * z.q)) +
            2 * rounded((uint64_t)(n_batch * z.kv)) + 2 * rounded((uint64_t)(n_batch * z.ff)) +
            rounded((uint64_t)(z.logits_rows * z.vocab)) + rounded((uint64_t)(nth * n_ctx)) +
-           (mm_scratch_bytes(m, n_batch) + 63) / 64 * 64;
+           (mm_scratch_bytes(g, n_batch) + 63) / 64 * 64;
 }
 
 slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
                          int nth, bool logits_all) {
     *f = (struct slm__fwd){.n_batch = n_batch, .logits_all = logits_all, .nth = nth};
-    struct fwd_sizes z = sizes(m, n_batch, logits_all);
-    f->mm_scratch_bytes = mm_scratch_bytes(m, n_batch);
+    struct fwd_sizes z = sizes(&m->h, n_batch, logits_all);
+    f->mm_scratch_bytes = mm_scratch_bytes(m->gguf, n_batch);
     float **bufs[] = {&f->x, &f->xb, &f->xb2, &f->q, &f->att, &f->k, &f->v, &f->g, &f->u,
                       &f->logits, &f->attn_scratch};
     int64_t lens[] = {n_batch * z.embd, n_batch * z.embd, n_batch * z.embd, n_batch * z.q,
                       n_batch * z.q, n_batch * z.kv, n_batch * z.kv, n_batch * z.ff,
                       n_batch * z.ff, z.logits_rows * z.vocab, (int64_t)nth * n_ctx};
+    /* Zeroed now, so the memory accounted for is resident and the token loop never faults. */
     for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++) {
         if (!(*bufs[i] = slm__aligned_alloc((size_t)lens[i] * sizeof(float)))) goto oom;
+        memset(*bufs[i], 0, (size_t)lens[i] * sizeof(float));
     }
-    if (f->mm_scratch_bytes && !(f->mm_scratch = slm__aligned_alloc(f->mm_scratch_bytes))) goto oom;
+    if (f->mm_scratch_bytes) {
+        if (!(f->mm_scratch = slm__aligned_alloc(f->mm_scratch_bytes))) goto oom;
+        memset(f->mm_scratch, 0, f->mm_scratch_bytes);
+    }
     return SLM_OK;
 oom:
     slm__fwd_free(f);
@@ -88,9 +90,21 @@ static void attn_work(void *p, int ith, int nth) {
     slm__attention(j->a, j->q, j->out, j->scratch + ith * j->stride, ith, nth);
 }
 
+/* Handing work to another thread costs a wake-up and a join, microseconds; below this much work
+ * per thread (weight bytes x activation columns) one thread is done sooner. Tiny models then run
+ * single-threaded, large ones on every thread. */
+#define MIN_WORK_PER_THREAD (64 * 1024)
+
+static int threads_for(const struct slm__fwd *f, uint64_t work) {
+    uint64_t n = work / MIN_WORK_PER_THREAD;
+    return n < 1 ? 1 : n > (uint64_t)f->nth ? f->nth : (int)n;
+}
+
 static void matmul(const struct slm__fwd *f, slm_pool *pool, const struct slm__bound *b,
                    const float *x, int64_t n, float *y) {
-    slm__matmul(pool, f->nth, &b->w, x, n, y, f->mm_scratch);
+    uint64_t bytes = 0;
+    slm_type_nbytes(b->w.type, (uint64_t)(b->w.rows * b->w.cols), &bytes);
+    slm__matmul(pool, threads_for(f, bytes * (uint64_t)n), &b->w, x, n, y, f->mm_scratch);
 }
 
 static void add_bias(float *y, const float *bias, int64_t n, int64_t width) {
@@ -148,7 +162,9 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
         a.k = kv->k[l];
         a.v = kv->v[l];
         struct attn_job job = {&a, f->q, f->att, f->attn_scratch, kv->n_ctx};
-        slm_pool_run(pool, attn_work, &job, f->nth);
+        /* work: every query position reads its keys and values */
+        slm_pool_run(pool, attn_work, &job,
+                     threads_for(f, (uint64_t)(n * (pos0 + n) * KV * 4 * (kv->type == SLM_TYPE_F32 ? 2 : 1))));
         matmul(f, pool, &L[SLM_ROLE_WO], f->att, n, f->xb2);
         slm__add(f->x, f->x, f->xb2, n * E);
 

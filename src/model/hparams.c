@@ -181,7 +181,7 @@ slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *o
 
 struct slm_footprint_params slm_footprint_default_params(void) {
     return (struct slm_footprint_params){.n_ctx = 0, .n_slots = 1, .n_batch = 512,
-                                         .kv_type = SLM_KV_F16};
+                                         .n_threads = 0, .kv_type = SLM_KV_F16};
 }
 
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
@@ -197,10 +197,13 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         return slm__error(SLM_E_INVALID_ARG, "context %u x %u slots is out of range", p.n_ctx,
                           p.n_slots);
     out->weights = slm_gguf_total_tensor_bytes(g);
+    if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_threads <= 0) p.n_threads = slm_cpu_count();
     if (!slm__archs[h.arch].encoder) {
         uint64_t elem = p.kv_type == SLM_KV_F32 ? 4 : 2;
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
+        out->scratch = slm__fwd_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
-    out->total = out->weights + out->kv;
+    out->total = out->weights + out->kv + out->scratch;
     return SLM_OK;
 }

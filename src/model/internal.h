@@ -114,9 +114,10 @@ struct slm__fwd {
     int nth;
 };
 
-/* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates). */
-uint64_t slm__fwd_bytes(const slm_model *m, int64_t n_batch, int64_t n_ctx, int nth,
-                        bool logits_all);
+/* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates), from
+ * the header alone: the footprint estimate and the session agree by construction. */
+uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_batch,
+                        int64_t n_ctx, int nth, bool logits_all);
 slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
                          int nth, bool logits_all);
 void slm__fwd_free(struct slm__fwd *f);
@@ -126,5 +127,14 @@ void slm__fwd_free(struct slm__fwd *f);
  * Tokens are validated by the caller; pos0 + n <= kv->n_ctx. */
 void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fwd *f,
                           slm_pool *pool, const int32_t *tokens, int64_t n, int64_t pos0);
+
+/* ---- weight type conversion (quantize.c), shared by convert, quantize and load-time
+ * quantization ---- */
+/* Converts a rows x cols matrix at src (any type slm dequantizes) into dst_type (writable, cols a
+ * whole number of its blocks) at dst, rows split over the pool's threads (pool may be NULL). */
+slm_status slm__convert_rows(slm_pool *pool, slm_type dst_type, void *dst, slm_type src_type,
+                             const void *src, int64_t rows, int64_t cols);
+/* general.file_type (llama.cpp's numbering) of a model whose matrices are `type`. */
+uint32_t slm__file_type(slm_type type);
 
 #endif

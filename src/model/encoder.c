@@ -102,7 +102,8 @@ static void attn_work(void *p, int ith, int nth) {
 /* y = x W^T + b over n rows. */
 static void linear(const struct slm__enc *e, slm_pool *pool, const struct slm__bound *w,
                    const struct slm__bound *b, const float *x, int64_t n, float *y) {
-    slm__matmul(pool, e->nth, &w->w, x, n, y, e->mm_scratch);
+    if (slm__matmul_f32x_supported(w->w.type)) slm__matmul_f32x(pool, e->nth, &w->w, x, n, y);
+    else slm__matmul(pool, e->nth, &w->w, x, n, y, e->mm_scratch);
     const int64_t width = w->w.rows;
     for (int64_t i = 0; i < n; i++) slm__add(y + i * width, y + i * width, b->vec, width);
 }

@@ -219,6 +219,19 @@ size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
 void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
                  float *y, void *scratch);
 
+/* Float-activation matrix multiply for F32 and F16 weights (gemm.c): y[j][r] = dot(row r of w,
+ * x[j]) with x kept in float (not rounded to F16), computed in 4 x 4 register tiles; for batches
+ * of many rows (the encoder). Only where slm__matmul_f32x_supported(type): F32/F16 weights on the
+ * AVX-512 level. Does not allocate. */
+bool slm__matmul_f32x_supported(slm_type t);
+void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
+                      int64_t n, float *y);
+/* Rows r0..r1 of it on one thread: the scalar reference (double sums) and the AVX-512 tiles. */
+void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                        int64_t r0, int64_t r1);
+void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                           int64_t r0, int64_t r1);
+
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
 

@@ -7,6 +7,9 @@
 
 #include <math.h>
 
+/* Queries per block of attention scores: a block's scores (32 x up to 512 floats) stay in L1/L2. */
+#define ATTN_QBLOCK 32
+
 /* ---- activation buffers ---- */
 
 static size_t mm_scratch_bytes(const slm_model *m, int64_t n_tokens) {
@@ -22,6 +25,11 @@ static size_t mm_scratch_bytes(const slm_model *m, int64_t n_tokens) {
     return max;
 }
 
+/* Floats of attention scratch per thread: a head's transposed values and a block of scores. */
+static int64_t attn_floats(const slm_model *m, int64_t max_seq) {
+    return ((int64_t)m->h.head_dim + ATTN_QBLOCK) * max_seq;
+}
+
 /* Each buffer is rounded up to 64 bytes, as the allocator aligns them. */
 static uint64_t rounded(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
@@ -29,18 +37,20 @@ uint64_t slm__enc_bytes(const slm_model *m, int64_t n_tokens, int64_t max_seq, i
     const struct slm_model_hparams *h = &m->h;
     const uint64_t n = (uint64_t)n_tokens, E = h->n_embd, Q = (uint64_t)h->n_head * h->head_dim;
     return 2 * rounded(n * E * 4) + 4 * rounded(n * Q * 4) + rounded(n * h->n_ff * 4) +
-           rounded((uint64_t)nth * (uint64_t)max_seq * 4) + rounded(n * 4) +
+           rounded((uint64_t)nth * (uint64_t)attn_floats(m, max_seq) * 4) + rounded(n * 4) +
            rounded(mm_scratch_bytes(m, n_tokens));
 }
 
 slm_status slm__enc_init(struct slm__enc *e, const slm_model *m, int64_t n_tokens, int64_t max_seq,
                          int nth) {
     const struct slm_model_hparams *h = &m->h;
-    *e = (struct slm__enc){.n_tokens = n_tokens, .max_seq = max_seq, .nth = nth};
+    *e = (struct slm__enc){.n_tokens = n_tokens, .max_seq = max_seq,
+                           .attn_floats = attn_floats(m, max_seq), .nth = nth};
     const int64_t E = h->n_embd, Q = (int64_t)h->n_head * h->head_dim;
     float **bufs[] = {&e->x, &e->xb, &e->q, &e->k, &e->v, &e->att, &e->ff, &e->attn_scratch};
     int64_t lens[] = {n_tokens * E, n_tokens * E, n_tokens * Q, n_tokens * Q,
-                      n_tokens * Q, n_tokens * Q, n_tokens * h->n_ff, (int64_t)nth * max_seq};
+                      n_tokens * Q, n_tokens * Q, n_tokens * h->n_ff,
+                      (int64_t)nth * attn_floats(m, max_seq)};
     for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++)
         if (!(*bufs[i] = slm__aligned_alloc((size_t)lens[i] * sizeof(float)))) goto oom;
     if (!(e->seq_of = slm__aligned_alloc((size_t)n_tokens * sizeof(int32_t)))) goto oom;
@@ -62,39 +72,65 @@ void slm__enc_free(struct slm__enc *e) {
 
 /* ---- the pass ---- */
 
-/* Attention over the packed batch: every (token, head) pair attends to all tokens of its own
- * sequence. Threads claim whole tokens (all heads) from a counter, since sequences differ in
- * length and so pairs differ in cost. */
+/* Attention over the packed batch: every query attends to all tokens of its own sequence.
+ * With the AVX-512 tiles, threads claim (sequence, head) pairs: the head's values are transposed
+ * once into scratch, then blocks of ATTN_QBLOCK queries get their scores (Q K^T) and outputs
+ * (P V) as tiled products. Otherwise threads claim tokens and go key by key with the ops table. */
 struct attn_job {
     const struct slm__enc *e;
     const int64_t *offsets;
     int64_t n_head, head_dim;
     float scale;
-    slm_chunker tokens;
+    bool tiled;
+    slm_chunker units; /* tiled: (sequence, head) pairs, else tokens */
 };
+
+static void attn_head(const struct attn_job *j, int64_t s, int64_t h, float *scratch) {
+    const struct slm__enc *e = j->e;
+    const int64_t d = j->head_dim, width = j->n_head * d;
+    const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
+    const float *q = e->q + k0 * width + h * d, *k = e->k + k0 * width + h * d;
+    const float *v = e->v + k0 * width + h * d;
+    float *vt = scratch, *scores = scratch + d * e->max_seq; /* [d][n_keys], [block][n_keys] */
+    for (int64_t t = 0; t < n_keys; t++)
+        for (int64_t c = 0; c < d; c++) vt[c * n_keys + t] = v[t * width + c];
+    for (int64_t q0 = 0; q0 < n_keys; q0 += ATTN_QBLOCK) {
+        const int64_t nq = SLM_MIN(ATTN_QBLOCK, n_keys - q0);
+        slm__gemm_f32_strided_avx512(d, k, width, n_keys, q + q0 * width, width, nq, scores,
+                                     n_keys);
+        for (int64_t i = 0; i < nq * n_keys; i++) scores[i] *= j->scale;
+        for (int64_t i = 0; i < nq; i++) slm__softmax(scores + i * n_keys, n_keys);
+        slm__gemm_f32_strided_avx512(n_keys, vt, n_keys, d, scores, n_keys, nq,
+                                     e->att + (k0 + q0) * width + h * d, width);
+    }
+}
+
+static void attn_token(const struct attn_job *j, int64_t i, float *scores) {
+    const struct slm__enc *e = j->e;
+    const struct slm_ops *ops = slm__ops(SLM_CPU_LEVEL_COUNT);
+    const int64_t d = j->head_dim, width = j->n_head * d;
+    const int32_t s = e->seq_of[i];
+    const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
+    for (int64_t h = 0; h < j->n_head; h++) {
+        const float *q = e->q + i * width + h * d;
+        const float *k = e->k + k0 * width + h * d, *v = e->v + k0 * width + h * d;
+        for (int64_t t = 0; t < n_keys; t++) scores[t] = ops->dot_f32(d, q, k + t * width) * j->scale;
+        ops->softmax(scores, n_keys);
+        float *o = e->att + i * width + h * d;
+        memset(o, 0, (size_t)d * sizeof(float));
+        for (int64_t t = 0; t < n_keys; t++) ops->axpy_f32(d, scores[t], v + t * width, o);
+    }
+}
 
 static void attn_work(void *p, int ith, int nth) {
     (void)nth;
     struct attn_job *j = p;
-    const struct slm__enc *e = j->e;
-    const struct slm_ops *ops = slm__ops(SLM_CPU_LEVEL_COUNT);
-    const int64_t d = j->head_dim, width = j->n_head * d;
-    float *scores = e->attn_scratch + (int64_t)ith * e->max_seq;
-    int64_t t0, t1;
-    while (slm__chunker_next(&j->tokens, &t0, &t1)) {
-        for (int64_t i = t0; i < t1; i++) {
-            const int32_t s = e->seq_of[i];
-            const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
-            for (int64_t h = 0; h < j->n_head; h++) {
-                const float *q = e->q + i * width + h * d;
-                const float *k = e->k + k0 * width + h * d, *v = e->v + k0 * width + h * d;
-                for (int64_t t = 0; t < n_keys; t++)
-                    scores[t] = ops->dot_f32(d, q, k + t * width) * j->scale;
-                ops->softmax(scores, n_keys);
-                float *o = e->att + i * width + h * d;
-                memset(o, 0, (size_t)d * sizeof(float));
-                for (int64_t t = 0; t < n_keys; t++) ops->axpy_f32(d, scores[t], v + t * width, o);
-            }
+    float *scratch = j->e->attn_scratch + (int64_t)ith * j->e->attn_floats;
+    int64_t u0, u1;
+    while (slm__chunker_next(&j->units, &u0, &u1)) {
+        for (int64_t u = u0; u < u1; u++) {
+            if (j->tiled) attn_head(j, u / j->n_head, u % j->n_head, scratch);
+            else attn_token(j, u, scratch);
         }
     }
 }
@@ -131,6 +167,7 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
 
     const struct slm__bound *G = m->global;
     const bool types = G[SLM_ROLE_TOKEN_TYPES].w.data != NULL;
+    const bool tiled = slm__matmul_f32x_supported(SLM_TYPE_F32);
     for (int64_t s = 0; s < n_seq; s++) {
         SLM_ASSERT(offsets[s + 1] > offsets[s] && offsets[s + 1] - offsets[s] <= e->max_seq &&
                    offsets[s + 1] - offsets[s] <= h->n_ctx_train);
@@ -155,8 +192,9 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
         linear(e, pool, &L[SLM_ROLE_WV], &L[SLM_ROLE_BV], e->x, n, e->v);
         struct attn_job job = {.e = e, .offsets = offsets, .n_head = h->n_head,
                                .head_dim = h->head_dim,
-                               .scale = 1.0f / sqrtf((float)h->head_dim)};
-        slm__chunker_init(&job.tokens, 0, n, 4);
+                               .scale = 1.0f / sqrtf((float)h->head_dim), .tiled = tiled};
+        if (tiled) slm__chunker_init(&job.units, 0, n_seq * h->n_head, 1);
+        else slm__chunker_init(&job.units, 0, n, 4);
         slm_pool_run(pool, attn_work, &job, e->nth);
         linear(e, pool, &L[SLM_ROLE_WO], &L[SLM_ROLE_BO], e->att, n, e->xb);
         slm__add(e->x, e->x, e->xb, n * E);

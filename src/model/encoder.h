@@ -14,7 +14,8 @@ struct slm__enc {
     float *q, *k, *v;     /* [n_tokens][n_head * head_dim] */
     float *att;           /* [n_tokens][n_head * head_dim] */
     float *ff;            /* [n_tokens][n_ff] */
-    float *attn_scratch;  /* [nth][max_seq] */
+    float *attn_scratch;  /* [nth][attn_floats] */
+    int64_t attn_floats;
     int32_t *seq_of;      /* [n_tokens]: the sequence each packed token belongs to */
     void *mm_scratch;
     size_t mm_scratch_bytes;

@@ -27,6 +27,17 @@ void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, f
     }
 }
 
+void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr, const float *x,
+                               int64_t xs, int64_t nc, float *y, int64_t ys) {
+    for (int64_t c = 0; c < nc; c++) {
+        for (int64_t r = 0; r < nr; r++) {
+            double s = 0;
+            for (int64_t i = 0; i < k; i++) s += (double)w[r * ws + i] * x[c * xs + i];
+            y[c * ys + r] = (float)s;
+        }
+    }
+}
+
 bool slm__matmul_f32x_supported(slm_type t) {
     return (t == SLM_TYPE_F32 || t == SLM_TYPE_F16) && slm__cpu_level() >= SLM_CPU_AVX512;
 }

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "slm.h"
+#include "tensor/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -182,6 +183,19 @@ static void golden_q8_0_erf(void **state) {
 static void golden_q8_0_tanh(void **state) {
     (void)state;
     check_golden(MODEL_Q8, GOLDEN_Q8, SLM_GELU_TANH, 0.999);
+}
+
+/* Below AVX-512 the encoder takes the other paths (slm__matmul with F16-rounded activations,
+ * key-by-key attention): same criteria. */
+static void golden_f16_avx2_level(void **state) {
+    (void)state;
+    slm_cpu_level was = slm__cpu_level();
+    if (slm__cpu_level_set(SLM_CPU_AVX2) != SLM_CPU_AVX2) {
+        printf("skipped: no AVX2 on this CPU\n");
+        skip();
+    }
+    check_golden(MODEL_F16, GOLDEN_F16, SLM_GELU_ERF, 0.9999);
+    slm__cpu_level_set(was);
 }
 
 /* All 48 texts in one call, in passes of various sizes, and one by one: bit-identical. */
@@ -369,7 +383,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_f16_erf),   cmocka_unit_test(golden_f16_tanh),
         cmocka_unit_test(golden_q8_0_erf),  cmocka_unit_test(golden_q8_0_tanh),
-        cmocka_unit_test(batched_equals_single), cmocka_unit_test(truncation),
+        cmocka_unit_test(golden_f16_avx2_level), cmocka_unit_test(batched_equals_single),
+        cmocka_unit_test(truncation),
         cmocka_unit_test(pooling_options),  cmocka_unit_test(bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,9 @@ static const struct cli_command commands[] = {
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
     {"config", cmd_config,
      "config [--config FILE] [--SETTING VALUE]... [--json]: every setting, its value and its source"},
+    {"embed", cmd_embed,
+     "embed MODEL [TEXT... | -] [--pooling model|mean|cls|last] [--no-normalize] [--gelu erf|tanh]\n"
+     "      [--max-tokens N] [--threads T] [--json]: sentence embeddings (no TEXT: stdin lines)"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

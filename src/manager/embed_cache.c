@@ -161,7 +161,7 @@ static slm_status db_open(slm_embed_cache *c, const char *path) {
     sqlite3_finalize(old);
     if (rc != SQLITE_DONE) return db_error(c, "expire");
     sqlite3_stmt *sel;
-    if (sqlite3_prepare_v2(c->db, "SELECT key, dim, created, vec FROM embeddings ORDER BY created",
+    if (sqlite3_prepare_v2(c->db, "SELECT key, dim, created, vec FROM embeddings ORDER BY created, rowid",
                            -1, &sel, NULL) != SQLITE_OK)
         return db_error(c, "prepare");
     slm_status st = SLM_OK;

@@ -39,7 +39,9 @@ struct mrec {
     uint64_t use_seq, last_use_ns, expire_ns;
     int64_t keep_alive_ns;
     uint64_t gen, fail_gen; /* episode numbers: the current one, the last that failed */
-    slm_status last_status;
+    slm_status fail_status; /* how episode fail_gen ended (told to its waiters) */
+    char fail_detail[256];
+    slm_status last_status; /* the latest error seen, retried ones included (for status) */
     char last_detail[256];
     bool last_permanent;
     uint64_t last_fail_ns, last_ok_ns;
@@ -294,6 +296,8 @@ static void fail_episode(slm_manager *m, struct mrec *r, slm_status st, const ch
     set_last_error(r, st, detail);
     r->state = SLM_MODEL_FAILED;
     r->fail_gen = r->gen;
+    r->fail_status = st;
+    snprintf(r->fail_detail, sizeof r->fail_detail, "%s", detail);
     if (st != SLM_E_CANCELLED) {
         r->last_permanent = !slm_status_is_transient(st);
         r->last_fail_ns = now;
@@ -709,8 +713,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         return SLM_E_NOMEM;
     }
     r->waiters++;
-    uint64_t my_gen = 0;
-    bool counted = false;
+    uint64_t my_gen = 0, counted_gen = 0;
+    bool counted = false; /* in queue_len, for episode counted_gen */
     for (;;) {
         if (r->state == SLM_MODEL_LOADED) {
             *out = lease_make(m, r, p->keep_alive_ns);
@@ -718,7 +722,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
             break;
         }
         if (my_gen && r->fail_gen == my_gen) {
-            st = slm__error(r->last_status, "%s", r->last_detail);
+            st = slm__error(r->fail_status, "%s", r->fail_detail);
             break;
         }
         if (!r->job && !r->queued) {
@@ -729,7 +733,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
             continue;
         }
         if (!(r->job && r->job->abandoned)) my_gen = r->gen;
-        if (counted && !r->queued) counted = false; /* admitted: the admission uncounted us */
+        /* Admission or cancellation of the episode we were counted in uncounted us. */
+        if (counted && !(r->queued && r->gen == counted_gen)) counted = false;
         if (r->queued && !counted) {
             if (m->queue_len >= m->p.max_queue) {
                 st = slm__error(SLM_E_BUSY, "model '%s' waits for memory and the wait queue is "
@@ -737,6 +742,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
                 break;
             }
             counted = true;
+            counted_gen = r->gen;
             r->queue_waiters++;
             m->queue_len++;
         }
@@ -750,7 +756,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         pthread_cond_wait(&m->cv, &m->mu);
     }
     r->waiters--;
-    if (counted && r->queued) {
+    if (counted && r->queued && r->gen == counted_gen) {
         r->queue_waiters--;
         m->queue_len--;
     }

@@ -34,7 +34,7 @@ static void defaults_are_honest(void **state) {
         TU_ASSERT_OK(slm_catalog_find(c, want[i].id, &e));
         assert_int_equal(e.n_params, want[i].params);
         assert_true(e.capabilities & want[i].cap);
-        assert_string_equal(e.commit, "");  /* unpinned: not known offline */
+        assert_string_equal(e.commit, ""); /* unpinned: not known offline */
         assert_string_equal(e.sha256, "");
         assert_true(e.hub_repo[0] != '\0');
         /* Every default fits the default 2 GiB budget. */
@@ -227,7 +227,8 @@ static slm_catalog *selector_catalog(void) {
 static void selector_order_and_fallbacks(void **state) {
     (void)state;
     slm_catalog *c = selector_catalog();
-    struct slm_select_request req = {.capability = SLM_CAP_CHAT, .complexity = SLM_COMPLEXITY_MEDIUM};
+    struct slm_select_request req = {.capability = SLM_CAP_CHAT,
+                                     .complexity = SLM_COMPLEXITY_MEDIUM};
     struct slm_selection s, s2;
     TU_ASSERT_OK(slm_select(c, NULL, &req, &s));
     assert_string_equal(s.model, "med-a"); /* exact tier, fewer parameters */
@@ -286,7 +287,8 @@ static void selector_prefers_resident(void **state) {
     TU_ASSERT_OK(slm_manager_create(c, &be, &p, &m));
     slm_lease *lb, *l;
     TU_ASSERT_OK(slm_manager_acquire(m, "med-b", NULL, &lb));
-    struct slm_select_request req = {.capability = SLM_CAP_CHAT, .complexity = SLM_COMPLEXITY_MEDIUM};
+    struct slm_select_request req = {.capability = SLM_CAP_CHAT,
+                                     .complexity = SLM_COMPLEXITY_MEDIUM};
     struct slm_selection s;
     TU_ASSERT_OK(slm_select(c, m, &req, &s));
     assert_string_equal(s.model, "med-b"); /* resident beats fewer parameters */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIM 4
+#define DIM  4
 #define OPTS "pooling=mean;normalize=1"
 
 static struct fake_clock clk;
@@ -124,18 +124,21 @@ static void partial_batch(void **state) {
     float out[4 * DIM];
     bool hit[4];
     size_t n_hits;
-    TU_ASSERT_OK(slm_embed_cache_lookup_batch(c, "digest-1", OPTS, texts, 4, out, DIM, hit, &n_hits));
+    TU_ASSERT_OK(
+        slm_embed_cache_lookup_batch(c, "digest-1", OPTS, texts, 4, out, DIM, hit, &n_hits));
     assert_int_equal(n_hits, 2);
     assert_true(hit[0] && !hit[1] && hit[2] && !hit[3]);
     assert_memory_equal(out, vecs, DIM * sizeof(float));
     assert_memory_equal(out + 2 * DIM, vecs + 2 * DIM, DIM * sizeof(float));
     /* The caller computes only the misses, then stores them. */
     TU_ASSERT_OK(slm_embed_cache_put_batch(c, "digest-1", OPTS, texts, 4, vecs, DIM, hit));
-    TU_ASSERT_OK(slm_embed_cache_lookup_batch(c, "digest-1", OPTS, texts, 4, out, DIM, hit, &n_hits));
+    TU_ASSERT_OK(
+        slm_embed_cache_lookup_batch(c, "digest-1", OPTS, texts, 4, out, DIM, hit, &n_hits));
     assert_int_equal(n_hits, 4);
     assert_memory_equal(out, vecs, sizeof vecs);
     /* Another model's digest shares nothing. */
-    TU_ASSERT_OK(slm_embed_cache_lookup_batch(c, "digest-2", OPTS, texts, 4, out, DIM, hit, &n_hits));
+    TU_ASSERT_OK(
+        slm_embed_cache_lookup_batch(c, "digest-2", OPTS, texts, 4, out, DIM, hit, &n_hits));
     assert_int_equal(n_hits, 0);
     slm_embed_cache_free(c);
 }
@@ -229,8 +232,8 @@ static void concurrent_use(void **state) {
 int main(void) {
     atomic_init(&clk.now, 1700000000ull * SLM_NS_PER_SEC);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(keys_and_hits),    cmocka_unit_test(lru_bound),
-        cmocka_unit_test(ttl_expiry),       cmocka_unit_test(partial_batch),
+        cmocka_unit_test(keys_and_hits),     cmocka_unit_test(lru_bound),
+        cmocka_unit_test(ttl_expiry),        cmocka_unit_test(partial_batch),
         cmocka_unit_test(sqlite_round_trip), cmocka_unit_test(concurrent_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,7 +23,9 @@ struct env {
     struct slm_manager_params p;
 };
 
-static uint64_t env_avail(void *ctx) { return atomic_load(&((struct env *)ctx)->sys_avail); }
+static uint64_t env_avail(void *ctx) {
+    return atomic_load(&((struct env *)ctx)->sys_avail);
+}
 
 /* Defaults for tests: no housekeeping thread, fake clock, plenty of system memory. */
 static struct env *env_new(uint64_t budget, int max_models) {
@@ -91,7 +93,9 @@ static slm_lease *acquire(struct env *v, const char *id) {
 }
 
 /* Acquire + release with the model's own keep-alive. */
-static void touch(struct env *v, const char *id) { slm_manager_release(v->m, acquire(v, id)); }
+static void touch(struct env *v, const char *id) {
+    slm_manager_release(v->m, acquire(v, id));
+}
 
 /* An acquire on its own thread. */
 struct bg {
@@ -657,7 +661,7 @@ static void system_reserve(void **state) {
     env_model(v, "c", 100, 0);
     env_start(v);
     atomic_store(&v->sys_avail, 300);
-    touch(v, "c"); /* 100 + reserve 100 <= 300 */
+    touch(v, "c");                    /* 100 + reserve 100 <= 300 */
     atomic_store(&v->sys_avail, 200); /* c's memory is now in use */
     /* a: 150 + 100 > 200, but evicting c frees 100: it makes room first. */
     slm_lease *l = acquire(v, "a");
@@ -759,8 +763,7 @@ static void fallback_chain(void **state) {
     assert_string_equal(slm_lease_model(l), "good");
     slm_manager_release(v->m, l);
     sel.n_fallbacks = 0;
-    assert_int_equal(slm_manager_acquire_selected(v->m, &sel, NULL, &l, used),
-                     SLM_E_INVALID_MODEL);
+    assert_int_equal(slm_manager_acquire_selected(v->m, &sel, NULL, &l, used), SLM_E_INVALID_MODEL);
     assert_null(l);
     env_free(v);
 }

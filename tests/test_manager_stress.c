@@ -21,16 +21,13 @@
 #define OPS_PER_THREAD 20000
 #endif
 #define N_THREADS 16
-#define N_MODELS 6
-#define MS SLM_NS_PER_MS
+#define N_MODELS  6
+#define MS        SLM_NS_PER_MS
 
 static const char *const fixtures[N_MODELS] = {
-    "models/stories260K/stories260K.gguf",
-    "models/TinyStories-656K/TinyStories-656K-f32.gguf",
-    "models/synth/synth-a-q8_0.gguf",
-    "models/synth/synth-a-f16.gguf",
-    "models/synth-bert/synth-bert-f16.gguf",
-    "models/random/llama-2-tiny-random.gguf",
+    "models/stories260K/stories260K.gguf",   "models/TinyStories-656K/TinyStories-656K-f32.gguf",
+    "models/synth/synth-a-q8_0.gguf",        "models/synth/synth-a-f16.gguf",
+    "models/synth-bert/synth-bert-f16.gguf", "models/random/llama-2-tiny-random.gguf",
 };
 
 struct world {
@@ -60,8 +57,9 @@ static void check_invariants(struct world *w) {
     struct slm_manager_status s;
     slm_manager_status(w->m, &s);
     if (s.memory_used > s.memory_budget || s.models_resident + s.models_loading > s.max_models) {
-        printf("over budget: used %llu of %llu, %d + %d models\n", (unsigned long long)s.memory_used,
-               (unsigned long long)s.memory_budget, s.models_resident, s.models_loading);
+        printf("over budget: used %llu of %llu, %d + %d models\n",
+               (unsigned long long)s.memory_used, (unsigned long long)s.memory_budget,
+               s.models_resident, s.models_loading);
         atomic_fetch_add(&w->violations, 1);
     }
     if (atomic_load(&w->fb.leased_unloads)) atomic_fetch_add(&w->violations, 1);
@@ -84,8 +82,8 @@ static void do_embed(struct world *w, int model) {
         return;
     }
     for (int i = 0; i < 16; i++) out[i] = (float)i;
-    slm_embed_cache_put_batch(w->cache, w->ids[model], "pooling=mean;normalize=1", texts, 2, out,
-                              8, hit);
+    slm_embed_cache_put_batch(w->cache, w->ids[model], "pooling=mean;normalize=1", texts, 2, out, 8,
+                              hit);
     slm_manager_record_cache(w->m, w->ids[model], n_hits, 2 - n_hits);
 }
 
@@ -106,8 +104,10 @@ static void *worker_main(void *arg) {
                 struct fake_handle *h = slm_lease_handle(l);
                 atomic_fetch_add(&h->users, 1);
                 atomic_fetch_add(&w->served, 1);
-                if (w->embed[model]) do_embed(w, model);
-                else slm_manager_record_usage(w->m, w->ids[model], 8, 4, 1 * MS);
+                if (w->embed[model])
+                    do_embed(w, model);
+                else
+                    slm_manager_record_usage(w->m, w->ids[model], 8, 4, 1 * MS);
                 held = l;
                 held_model = model;
             } else if (st == SLM_E_BUSY) {
@@ -120,7 +120,8 @@ static void *worker_main(void *arg) {
             } else if (st == SLM_E_CANCELLED) {
                 atomic_fetch_add(&w->other_errors, 1); /* another thread's cancel or unload */
             } else {
-                printf("unexpected acquire status %s: %s\n", slm_status_name(st), slm_error_detail());
+                printf("unexpected acquire status %s: %s\n", slm_status_name(st),
+                       slm_error_detail());
                 atomic_fetch_add(&w->violations, 1);
             }
         } else if (r < 750 && held) {
@@ -184,8 +185,10 @@ static void add_models(struct world *w) {
     }
     uint64_t a = 0, b = 0;
     for (int i = 0; i < N_MODELS; i++) {
-        if (fp[i] > a) b = a, a = fp[i];
-        else if (fp[i] > b) b = fp[i];
+        if (fp[i] > a)
+            b = a, a = fp[i];
+        else if (fp[i] > b)
+            b = fp[i];
     }
     w->budget = a + b;
 }

@@ -46,5 +46,8 @@ int cli_exit_code(slm_status st);
 void cli_print_json(cJSON *doc);
 
 int cmd_show(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_select(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 
 #endif

@@ -6,6 +6,11 @@
 
 static const struct cli_command commands[] = {
     {"show", cmd_show, "show MODEL [--json]: architecture, parameters, tensor types, sizes"},
+    {"list", cmd_list, "list [--models-dir DIR] [--json]: the catalog, with what is local"},
+    {"select", cmd_select,
+     "select --capability chat|generate|embed --complexity low|medium|high|auto [--prompt P] "
+     "[--memory BYTES] [--models-dir DIR] [--json]: what model \"auto\" would choose, and why"},
+    {"ps", cmd_ps, "ps [--json]: models resident in a running server"},
 };
 
 static void usage(FILE *f) {

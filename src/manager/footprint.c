@@ -13,7 +13,8 @@ struct slm_footprint_params slm_footprint_default_params(void) {
 slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weights,
                                 const struct slm_footprint_params *p, struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
-    uint64_t ctx = p->n_ctx ? p->n_ctx : SLM_MIN(s->n_ctx_train, (uint64_t)SLM_DEFAULT_SERVE_CONTEXT);
+    uint64_t ctx =
+        p->n_ctx ? p->n_ctx : SLM_MIN(s->n_ctx_train, (uint64_t)SLM_DEFAULT_SERVE_CONTEXT);
     if (!ctx) ctx = SLM_DEFAULT_SERVE_CONTEXT;
     uint64_t kv = 0, scratch = 0, t;
     bool ok = true;
@@ -28,8 +29,11 @@ slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weigh
     uint64_t total;
     ok = ok && slm__add_u64(weights, kv, &total) && slm__add_u64(total, scratch, &total);
     if (!ok) return slm__error(SLM_E_OVERFLOW, "footprint overflows 64 bits");
-    *out = (struct slm_footprint){
-        .weights = weights, .kv_cache = kv, .scratch = scratch, .total = total, .n_ctx = (uint32_t)ctx};
+    *out = (struct slm_footprint){.weights = weights,
+                                  .kv_cache = kv,
+                                  .scratch = scratch,
+                                  .total = total,
+                                  .n_ctx = (uint32_t)ctx};
     return SLM_OK;
 }
 
@@ -85,12 +89,14 @@ slm_status slm_footprint_gguf(const slm_gguf *g, const struct slm_footprint_para
     if (!s.n_layer || !s.n_embd || !s.n_head)
         return slm__error(SLM_E_INVALID_MODEL,
                           "footprint: %s.block_count, embedding_length or attention.head_count "
-                          "missing", arch);
+                          "missing",
+                          arch);
     if (!s.n_head_kv) s.n_head_kv = s.n_head;
     if (!s.head_dim) s.head_dim = s.n_embd / s.n_head;
     struct slm_gguf_array toks;
     const struct slm_gguf_tensor *emb = slm_gguf_find_tensor(g, "token_embd.weight");
-    if (slm_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks) == SLM_OK) s.n_vocab = toks.count;
+    if (slm_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks) == SLM_OK)
+        s.n_vocab = toks.count;
     else if (!(s.n_vocab = arch_u64(g, arch, "vocab_size")) && emb && emb->n_dims >= 2)
         s.n_vocab = (uint64_t)emb->ne[1];
     uint64_t weights = 0;

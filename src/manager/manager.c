@@ -17,11 +17,11 @@
 struct slm_load_ctl {
     slm_manager *mgr;
     struct mrec *rec;
-    int attempt;          /* attempts started so far */
-    uint64_t not_before;  /* the next attempt may not start earlier (backoff) */
+    int attempt;         /* attempts started so far */
+    uint64_t not_before; /* the next attempt may not start earlier (backoff) */
     uint64_t started_ns, first_start_ns;
-    bool running;         /* in the backend now */
-    bool abandoned;       /* cancelled or timed out: waiters were told, the result is dropped */
+    bool running;   /* in the backend now */
+    bool abandoned; /* cancelled or timed out: waiters were told, the result is dropped */
     atomic_bool cancelled;
     struct slm_load_ctl *next; /* loader queue link while waiting to (re)start */
 };
@@ -65,9 +65,9 @@ struct slm_manager {
     pthread_cond_t load_cv; /* loader threads */
     struct mrec **recs;
     size_t n_recs, cap_recs;
-    uint64_t used;  /* sum of reserved */
-    int n_active;   /* records with reserved > 0 */
-    int queue_len;  /* requests waiting for memory */
+    uint64_t used; /* sum of reserved */
+    int n_active;  /* records with reserved > 0 */
+    int queue_len; /* requests waiting for memory */
     uint64_t seq, gen_counter, rng;
     struct slm_load_ctl *jobs_head; /* loader queue, FIFO */
     bool stopping;
@@ -81,10 +81,11 @@ struct slm_manager {
 
 /* ---- names and defaults ------------------------------------------------------------------- */
 
-static const char *const state_names[] = {
-    [SLM_MODEL_NOT_LOADED] = "not-loaded", [SLM_MODEL_DOWNLOADING] = "downloading",
-    [SLM_MODEL_LOADING] = "loading",       [SLM_MODEL_LOADED] = "loaded",
-    [SLM_MODEL_FAILED] = "failed"};
+static const char *const state_names[] = {[SLM_MODEL_NOT_LOADED] = "not-loaded",
+                                          [SLM_MODEL_DOWNLOADING] = "downloading",
+                                          [SLM_MODEL_LOADING] = "loading",
+                                          [SLM_MODEL_LOADED] = "loaded",
+                                          [SLM_MODEL_FAILED] = "failed"};
 static const char *const health_names[] = {[SLM_HEALTH_HEALTHY] = "healthy",
                                            [SLM_HEALTH_DEGRADED] = "degraded",
                                            [SLM_HEALTH_UNAVAILABLE] = "unavailable"};
@@ -139,7 +140,9 @@ struct slm_acquire_params slm_acquire_default_params(void) {
     return (struct slm_acquire_params){.keep_alive_ns = SLM_KEEP_ALIVE_DEFAULT, .deadline_ns = 0};
 }
 
-static uint64_t now_ns(const slm_manager *m) { return slm_clock_now(&m->p.clock); }
+static uint64_t now_ns(const slm_manager *m) {
+    return slm_clock_now(&m->p.clock);
+}
 
 /* ---- records and accounting (all with m->mu held) ----------------------------------------- */
 
@@ -170,7 +173,8 @@ static struct mrec *rec_get(slm_manager *m, const char *name) {
         m->recs = nr;
         m->cap_recs = cap;
     }
-    if (!(r = slm__calloc(1, sizeof *r))) return slm__error(SLM_E_NOMEM, "manager: out of memory"), NULL;
+    if (!(r = slm__calloc(1, sizeof *r)))
+        return slm__error(SLM_E_NOMEM, "manager: out of memory"), NULL;
     memcpy(r->id, e.id, sizeof r->id);
     r->entry = e;
     r->pinned = e.pinned;
@@ -255,7 +259,9 @@ static void unload_rec(slm_manager *m, struct mrec *r, enum unload_reason why) {
     if (why == UNLOAD_EVICT) r->stats.evictions++;
     if (why == UNLOAD_IDLE) r->stats.idle_unloads++;
     SLM_LOG_I("event=unload model=%s reason=%s", r->id,
-              why == UNLOAD_EVICT ? "evict" : why == UNLOAD_IDLE ? "idle" : "explicit");
+              why == UNLOAD_EVICT  ? "evict"
+              : why == UNLOAD_IDLE ? "idle"
+                                   : "explicit");
 }
 
 static void evict_victims(slm_manager *m) {
@@ -411,8 +417,10 @@ static void finish_attempt(slm_manager *m, struct slm_load_ctl *j, slm_status st
         if (want > r->reserved) {
             if (!plan_room(m, r, want - r->reserved, false)) {
                 char d[256];
-                snprintf(d, sizeof d, "model '%s' measured %llu bytes once loaded; that does not "
-                         "fit the memory budget", r->id, (unsigned long long)measured);
+                snprintf(d, sizeof d,
+                         "model '%s' measured %llu bytes once loaded; that does not "
+                         "fit the memory budget",
+                         r->id, (unsigned long long)measured);
                 m->be.unload(m->be.user, h);
                 r->stats.load_failures++;
                 fail_episode(m, r, SLM_E_INSUFFICIENT_MEMORY, d, now);
@@ -499,11 +507,11 @@ static void *loader_main(void *arg) {
 
 /* ---- backend side of a load --------------------------------------------------------------- */
 
-void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t done, uint64_t total) {
+void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t done,
+                           uint64_t total) {
     slm_manager *m = ctl->mgr;
     pthread_mutex_lock(&m->mu);
-    if (!ctl->abandoned &&
-        (stage == SLM_MODEL_DOWNLOADING || stage == SLM_MODEL_LOADING)) {
+    if (!ctl->abandoned && (stage == SLM_MODEL_DOWNLOADING || stage == SLM_MODEL_LOADING)) {
         ctl->rec->state = stage;
         ctl->rec->progress_done = done;
         ctl->rec->progress_total = total;
@@ -511,15 +519,18 @@ void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t do
     pthread_mutex_unlock(&m->mu);
 }
 
-bool slm_load_ctl_cancelled(const slm_load_ctl *ctl) { return atomic_load(&ctl->cancelled); }
+bool slm_load_ctl_cancelled(const slm_load_ctl *ctl) {
+    return atomic_load(&ctl->cancelled);
+}
 
-int slm_load_ctl_attempt(const slm_load_ctl *ctl) { return ctl->attempt; }
+int slm_load_ctl_attempt(const slm_load_ctl *ctl) {
+    return ctl->attempt;
+}
 
 bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns) {
     slm_manager *m = ctl->mgr;
     pthread_mutex_lock(&m->mu);
-    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns)
-        pthread_cond_wait(&m->cv, &m->mu);
+    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns) pthread_cond_wait(&m->cv, &m->mu);
     pthread_mutex_unlock(&m->mu);
     return !atomic_load(&ctl->cancelled);
 }
@@ -737,8 +748,10 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         if (counted && !(r->queued && r->gen == counted_gen)) counted = false;
         if (r->queued && !counted) {
             if (m->queue_len >= m->p.max_queue) {
-                st = slm__error(SLM_E_BUSY, "model '%s' waits for memory and the wait queue is "
-                                "full (%d requests)", r->id, m->p.max_queue);
+                st = slm__error(SLM_E_BUSY,
+                                "model '%s' waits for memory and the wait queue is "
+                                "full (%d requests)",
+                                r->id, m->p.max_queue);
                 break;
             }
             counted = true;
@@ -778,7 +791,8 @@ void slm_manager_release(slm_manager *m, slm_lease *l) {
     uint64_t now = now_ns(m);
     r->last_use_ns = now;
     r->use_seq = ++m->seq;
-    int64_t ka = l->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT ? l->keep_alive_ns : model_keep_alive(m, r);
+    int64_t ka =
+        l->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT ? l->keep_alive_ns : model_keep_alive(m, r);
     r->keep_alive_ns = ka;
     r->expire_ns = ka < 0 ? UINT64_MAX : now + (uint64_t)ka;
     if (r->leases == 0 && !r->pinned && ka == 0) unload_rec(m, r, UNLOAD_IDLE);
@@ -787,8 +801,12 @@ void slm_manager_release(slm_manager *m, slm_lease *l) {
     slm__free(l);
 }
 
-void *slm_lease_handle(const slm_lease *l) { return l->handle; }
-const char *slm_lease_model(const slm_lease *l) { return l->rec->id; }
+void *slm_lease_handle(const slm_lease *l) {
+    return l->handle;
+}
+const char *slm_lease_model(const slm_lease *l) {
+    return l->rec->id;
+}
 
 /* ---- admin -------------------------------------------------------------------------------- */
 
@@ -812,9 +830,12 @@ slm_status slm_manager_cancel(slm_manager *m, const char *id) {
     pthread_mutex_lock(&m->mu);
     struct mrec *r = rec_get(m, id);
     slm_status st = SLM_E_NOT_FOUND;
-    if (r) st = cancel_locked(m, r) ? SLM_OK
-                                    : slm__error(SLM_E_INVALID_ARG, "model '%s' has no load in "
-                                                 "flight", id);
+    if (r)
+        st = cancel_locked(m, r) ? SLM_OK
+                                 : slm__error(SLM_E_INVALID_ARG,
+                                              "model '%s' has no load in "
+                                              "flight",
+                                              id);
     admit_queue(m);
     pthread_mutex_unlock(&m->mu);
     return st;
@@ -871,13 +892,15 @@ void slm_manager_record_cache(slm_manager *m, const char *id, uint64_t hits, uin
 
 static slm_model_health health_of(const slm_manager *m, const struct mrec *r, uint64_t now) {
     struct stat sb;
-    if (r->entry.local_path[0] && stat(r->entry.local_path, &sb) != 0) return SLM_HEALTH_UNAVAILABLE;
+    if (r->entry.local_path[0] && stat(r->entry.local_path, &sb) != 0)
+        return SLM_HEALTH_UNAVAILABLE;
     bool failed_since_ok = r->last_fail_ns && r->last_fail_ns >= r->last_ok_ns;
     if (r->state == SLM_MODEL_FAILED && failed_since_ok && r->last_permanent)
         return SLM_HEALTH_UNAVAILABLE;
     if (r->job && r->job->attempt > 0 && !r->job->running && !r->job->abandoned)
         return SLM_HEALTH_DEGRADED; /* in backoff */
-    if (r->last_fail_ns && now - r->last_fail_ns < m->p.health_window_ns) return SLM_HEALTH_DEGRADED;
+    if (r->last_fail_ns && now - r->last_fail_ns < m->p.health_window_ns)
+        return SLM_HEALTH_DEGRADED;
     return SLM_HEALTH_HEALTHY;
 }
 
@@ -907,7 +930,8 @@ static void fill_status(const slm_manager *m, const struct mrec *r, uint64_t now
     o->last_error = r->last_status;
     memcpy(o->last_error_detail, r->last_detail, sizeof o->last_error_detail);
     o->stats = r->stats;
-    o->tokens_per_s = r->stats.busy_ns ? (double)r->stats.tokens_out * 1e9 / (double)r->stats.busy_ns : 0;
+    o->tokens_per_s =
+        r->stats.busy_ns ? (double)r->stats.tokens_out * 1e9 / (double)r->stats.busy_ns : 0;
 }
 
 slm_status slm_manager_models(slm_manager *m, struct slm_model_status *out, size_t cap, size_t *n) {
@@ -939,8 +963,10 @@ void slm_manager_status(slm_manager *m, struct slm_manager_status *o) {
     o->max_queue = m->p.max_queue;
     for (size_t i = 0; i < m->n_recs; i++) {
         const struct mrec *r = m->recs[i];
-        if (r->state == SLM_MODEL_LOADED) o->models_resident++;
-        else if (r->reserved) o->models_loading++;
+        if (r->state == SLM_MODEL_LOADED)
+            o->models_resident++;
+        else if (r->reserved)
+            o->models_loading++;
         o->cache_hits += r->stats.cache_hits;
         o->cache_misses += r->stats.cache_misses;
     }

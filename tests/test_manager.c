@@ -768,6 +768,38 @@ static void fallback_chain(void **state) {
     env_free(v);
 }
 
+static bool p_loading(void *a) {
+    struct probe *p = a;
+    return mstatus(p->v, p->id).state == SLM_MODEL_LOADING;
+}
+static bool p_downloading(void *a) {
+    struct probe *p = a;
+    return mstatus(p->v, p->id).state == SLM_MODEL_DOWNLOADING;
+}
+
+static void states_and_progress(void **state) {
+    (void)state;
+    struct env *v = env_new(1000, 3);
+    env_model(v, "a", 100, 10 * S);
+    env_fake(v, "a")->download = true;
+    env_start(v);
+    assert_int_equal(mstatus(v, "a").state, SLM_MODEL_NOT_LOADED);
+    struct bg b;
+    bg_start(&b, v, "a", 600 * S);
+    struct probe pr = {v, "a", 0};
+    fake_wait_until(p_downloading, &pr, "not-loaded -> downloading");
+    assert_int_equal(mstatus(v, "a").progress_total, 1000);
+    advance(v, 5 * S);
+    fake_wait_until(p_loading, &pr, "downloading -> loading");
+    advance(v, 5 * S);
+    assert_int_equal(bg_join(&b), SLM_OK);
+    assert_int_equal(mstatus(v, "a").state, SLM_MODEL_LOADED); /* loading -> loaded */
+    slm_manager_release(v->m, b.lease);
+    assert_string_equal(slm_model_state_name(SLM_MODEL_DOWNLOADING), "downloading");
+    assert_string_equal(slm_model_health_name(SLM_HEALTH_DEGRADED), "degraded");
+    env_free(v);
+}
+
 static void housekeeping_thread(void **state) {
     (void)state;
     /* With the system clock and the housekeeping thread, idle unloads happen on their own. */
@@ -804,6 +836,7 @@ int main(void) {
         cmocka_unit_test(unload_rules),
         cmocka_unit_test(stats_health_json),
         cmocka_unit_test(fallback_chain),
+        cmocka_unit_test(states_and_progress),
         cmocka_unit_test(housekeeping_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,8 +201,12 @@ bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns);
 /* Attempt number of this load, 1 for the first try. */
 int slm_load_ctl_attempt(const slm_load_ctl *ctl);
 
-/* What the manager needs from the engine. Called without manager locks held, from loader
- * threads (load) and from any thread (estimate, unload). Must be thread-safe across models. */
+/* What the manager needs from the engine. load runs on the manager's loader threads and
+ * estimate on the acquiring thread, both without manager locks held; unload runs with the
+ * manager lock held (so the budget never counts memory as free before it is), so it must be quick
+ * and must not call back into the manager. A backend's calls must be thread-safe across models;
+ * the manager never runs two loads of the same model at once. load may call only the
+ * slm_load_ctl_* functions of the manager. */
 struct slm_backend {
     void *user; /* passed back to every call */
     /* Footprint in bytes of the entry before loading (e.g. slm_footprint_gguf over the file).
@@ -268,7 +272,9 @@ struct slm_acquire_params {
 struct slm_acquire_params slm_acquire_default_params(void);
 
 /* Returns a lease on a resident model, loading it (single-flight) and making room (LRU eviction
- * of unleased, unpinned models) as needed. Errors: SLM_E_NOT_FOUND (not in the catalog),
+ * of unleased, unpinned models) as needed. The deadline bounds the whole wait (for memory and
+ * for the load); a load whose waiters all gave up still completes, leaving the model resident
+ * under its keep-alive. Errors: SLM_E_NOT_FOUND (not in the catalog),
  * SLM_E_INSUFFICIENT_MEMORY (footprint above the budget), SLM_E_BUSY (queue full, or the deadline
  * passed while waiting for memory or for the load), the load's error (SLM_E_TIMEOUT,
  * SLM_E_CANCELLED, backend errors). *out: transferred, give back with slm_manager_release(). */

@@ -738,7 +738,6 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         }
         if (!r->job && !r->queued) {
             r->entry = e;
-            r->entry.footprint_measured = e.footprint_measured;
             if ((st = start_episode(m, r, footprint)) != SLM_OK) break;
             my_gen = r->gen;
             continue;

@@ -65,8 +65,14 @@ static slm_status fake_load(void *user, const struct slm_catalog_entry *e, slm_l
     int seen = atomic_load(&b->max_in_flight);
     while (now_in > seen && !atomic_compare_exchange_weak(&b->max_in_flight, &seen, now_in)) {
     }
+    bool ok = true;
+    if (fm->download) {
+        slm_load_ctl_progress(ctl, SLM_MODEL_DOWNLOADING, 0, 1000);
+        ok = slm_load_ctl_sleep_until(ctl, start + fm->load_ns / 2);
+        slm_load_ctl_progress(ctl, SLM_MODEL_DOWNLOADING, 1000, 1000);
+    }
     slm_load_ctl_progress(ctl, SLM_MODEL_LOADING, 0, 100);
-    bool ok = slm_load_ctl_sleep_until(ctl, start + fm->load_ns);
+    ok = ok && slm_load_ctl_sleep_until(ctl, start + fm->load_ns);
     while (!ok && fm->ignore_cancel && fake_clock_now(b->clock) < start + fm->load_ns) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);

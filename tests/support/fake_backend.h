@@ -31,6 +31,7 @@ struct fake_model {
     slm_status script[FAKE_SCRIPT_MAX]; /* outcome of attempt k (1-based k-1); OK past the end */
     int n_script;
     bool ignore_cancel; /* keeps "loading" until load_ns even when cancelled */
+    bool download;      /* spends the first half of load_ns "downloading" */
 };
 
 /* What a lease holder sees: users counts holders; unloading a handle with users > 0 is the bug

@@ -130,7 +130,8 @@ static void footprint_from_gguf(void **state) {
     assert_int_equal(f.n_ctx, 512);
     assert_int_equal(f.kv_cache, 512ull * 5 * 4 * 8 * 2 * 2);
     assert_int_equal(f.scratch, 4ull * (512 * (4 * 64 + 2 * 172) + 512));
-    assert_int_equal(f.total, f.weights + f.kv_cache + f.scratch);
+    assert_int_equal(f.metadata, slm_gguf_data_offset(g));
+    assert_int_equal(f.total, f.weights + f.kv_cache + f.scratch + f.metadata);
     struct slm_footprint_params p = slm_footprint_default_params();
     p.n_parallel = 4;
     p.n_ctx = 256;

@@ -78,9 +78,13 @@ struct slm_footprint_params slm_footprint_default_params(void);
  *              embedding_length / head_count; 0 for encoder-only architectures (bert, nomic-bert),
  *              which keep no cache between calls;
  *   scratch  = 4 bytes × (n_batch × (4 × embedding_length + 2 × feed_forward_length) + n_vocab):
- *              the F32 activations of one batch plus one row of logits. */
+ *              the F32 activations of one batch plus one row of logits;
+ *   metadata = bytes of the file before the tensor data (header, metadata, vocabulary): mapped
+ *              with the file and parsed into the tokenizer. Small next to the weights of real
+ *              models, but not of tiny ones (a 32000-token vocabulary is ~0.7 MB).
+ * total = weights + kv_cache + scratch + metadata. */
 struct slm_footprint {
-    uint64_t weights, kv_cache, scratch, total;
+    uint64_t weights, kv_cache, scratch, metadata, total;
     uint32_t n_ctx; /* the context the KV figure is for */
 };
 /* p may be NULL (defaults). SLM_E_INVALID_MODEL if the header lacks the architecture keys. */

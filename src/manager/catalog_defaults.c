@@ -102,7 +102,7 @@ slm_status slm_catalog_add_defaults(slm_catalog *c) {
         struct slm_footprint_params p = slm_footprint_default_params();
         p.n_ctx = s->serve_ctx;
         struct slm_footprint f;
-        slm_status st = slm__footprint_shape(&shape, weights, &p, &f);
+        slm_status st = slm__footprint_shape(&shape, weights, 0, &p, &f);
         if (st != SLM_OK) return st;
         e.footprint_estimate = f.total;
         if ((st = slm_catalog_add(c, &e)) != SLM_OK) return st;

@@ -11,7 +11,8 @@ struct slm_footprint_params slm_footprint_default_params(void) {
 }
 
 slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weights,
-                                const struct slm_footprint_params *p, struct slm_footprint *out) {
+                                uint64_t metadata, const struct slm_footprint_params *p,
+                                struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
     uint64_t ctx =
         p->n_ctx ? p->n_ctx : SLM_MIN(s->n_ctx_train, (uint64_t)SLM_DEFAULT_SERVE_CONTEXT);
@@ -27,11 +28,13 @@ slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weigh
          slm__mul_u64(t, p->n_batch, &t) && slm__add_u64(t, s->n_vocab, &t) &&
          slm__mul_u64(t, 4, &scratch);
     uint64_t total;
-    ok = ok && slm__add_u64(weights, kv, &total) && slm__add_u64(total, scratch, &total);
+    ok = ok && slm__add_u64(weights, kv, &total) && slm__add_u64(total, scratch, &total) &&
+         slm__add_u64(total, metadata, &total);
     if (!ok) return slm__error(SLM_E_OVERFLOW, "footprint overflows 64 bits");
     *out = (struct slm_footprint){.weights = weights,
                                   .kv_cache = kv,
                                   .scratch = scratch,
+                                  .metadata = metadata,
                                   .total = total,
                                   .n_ctx = (uint32_t)ctx};
     return SLM_OK;
@@ -103,5 +106,5 @@ slm_status slm_footprint_gguf(const slm_gguf *g, const struct slm_footprint_para
     for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++)
         if (!slm__add_u64(weights, tensor_bytes(slm_gguf_tensor(g, i), p->load_type), &weights))
             return slm__error(SLM_E_OVERFLOW, "footprint: tensor bytes overflow");
-    return slm__footprint_shape(&s, weights, p, out);
+    return slm__footprint_shape(&s, weights, slm_gguf_data_offset(g), p, out);
 }

@@ -648,6 +648,7 @@ static void budget_and_measured_footprint(void **state) {
     assert_false(is_loaded(v, "b"));
     struct slm_model_status s = mstatus(v, "a");
     assert_int_equal(s.footprint_measured, 150);
+    assert_int_equal(s.footprint_estimate, 100); /* both are reported */
     slm_manager_release(v->m, l);
     env_free(v);
 }

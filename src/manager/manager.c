@@ -33,6 +33,7 @@ struct mrec {
     bool pinned, queued, victim;
     uint64_t queue_seq;
     uint64_t footprint; /* bytes to reserve for the next load */
+    uint64_t estimate;  /* the estimate behind it (backend's, else the catalog's) */
     uint64_t reserved;  /* bytes counted in the budget now */
     void *handle;
     int leases, waiters, queue_waiters;
@@ -711,11 +712,9 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
     struct slm_catalog_entry e;
     slm_status st = slm_catalog_find(m->cat, id, &e);
     if (st != SLM_OK) return st;
-    uint64_t footprint = slm_catalog_entry_footprint(&e);
-    if (!e.footprint_measured && m->be.estimate) {
-        uint64_t est = 0;
-        if (m->be.estimate(m->be.user, &e, &est) == SLM_OK && est) footprint = est;
-    }
+    uint64_t estimate = e.footprint_estimate, est = 0;
+    if (m->be.estimate && m->be.estimate(m->be.user, &e, &est) == SLM_OK && est) estimate = est;
+    uint64_t footprint = e.footprint_measured ? e.footprint_measured : estimate;
 
     pthread_mutex_lock(&m->mu);
     uint64_t deadline = p->deadline_ns ? p->deadline_ns : now_ns(m) + m->p.default_wait_ns;
@@ -738,6 +737,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         }
         if (!r->job && !r->queued) {
             r->entry = e;
+            r->estimate = estimate;
             if ((st = start_episode(m, r, footprint)) != SLM_OK) break;
             my_gen = r->gen;
             continue;
@@ -760,8 +760,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         }
         if (now_ns(m) >= deadline) {
             st = slm__error(SLM_E_BUSY, "model '%s' not ready by the deadline (%s)", r->id,
-                            r->queued ? "waiting for memory: every resident model is leased or "
-                                        "pinned"
+                            r->queued ? "waiting for memory: no resident model can be evicted"
                                       : "still loading");
             break;
         }
@@ -919,7 +918,7 @@ static void fill_status(const slm_manager *m, const struct mrec *r, uint64_t now
     }
     o->progress_done = r->progress_done;
     o->progress_total = r->progress_total;
-    o->footprint_estimate = r->footprint ? r->footprint : r->entry.footprint_estimate;
+    o->footprint_estimate = r->estimate ? r->estimate : r->entry.footprint_estimate;
     o->footprint_measured = r->entry.footprint_measured;
     o->resident_bytes = r->reserved;
     o->last_use_ns = r->last_use_ns;

@@ -538,8 +538,7 @@ static char *long_text(size_t *len) {
         "Once upon a time, there was a little girl named Lily. She loved to play in the park. ",
         "int main(void) {\n    for (int i = 0; i < 10; i++) printf(\"%d\\n\", i * 42);\n}\n",
         "Population: 1,000,000 people; budget $12,345.67 (about 9.87e+05 EUR). ",
-        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80 "
-        "\xd1\x80\xd1\x83\xd1\x81 ",
+        "caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e \xf0\x9f\x98\x80 \xd1\x80\xd1\x83\xd1\x81 ",
     };
     size_t cap = 10u << 20, n = 0;
     char *s = malloc(cap + 1);

@@ -1,6 +1,7 @@
 /* CPU feature detection and the dispatch level kernels are picked for (SLM_CPU_LEVEL lowers it). */
 #include "tensor/internal.h"
 
+#include <cpuid.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -21,8 +22,10 @@ slm_cpu_level slm__cpu_level_detected(void) {
     /* libgcc's checks include the OS enabling the register state (xgetbv). */
     __builtin_cpu_init();
     l = SLM_CPU_SCALAR;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c")) {
+    /* F16C from CPUID leaf 1 directly: clang's __builtin_cpu_supports does not know "f16c" */
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
         l = SLM_CPU_AVX2;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&

@@ -15,6 +15,12 @@ static const struct cli_command commands[] = {
     {"bench", cmd_bench,
      "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
+    {"convert", cmd_convert,
+     "convert HF_DIR OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k]\n"
+     "      [--fallback] [--threads T] [--json]: a Hugging Face folder (llama, qwen2, bert) to GGUF"},
+    {"quantize", cmd_quantize,
+     "quantize IN.gguf OUT.gguf TYPE [--fallback] [--threads T] [--json]: weight matrices to TYPE\n"
+     "      (--fallback: rows that do not fit TYPE get the nearest type that fits)"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

@@ -27,11 +27,13 @@ static const struct {
     const char *name;
     slm_type type;
     size_t size;
-} dtypes[] = {{"F32", SLM_TYPE_F32, 4}, {"F16", SLM_TYPE_F16, 2}, {"BF16", SLM_TYPE_BF16, 2}};
+} dtypes[] = {{"F32", SLM_TYPE_F32, 4}, {"F16", SLM_TYPE_F16, 2}, {"BF16", SLM_TYPE_BF16, 2},
+              {"F64", SLM_TYPE_F64, 8}, {"I64", SLM_TYPE_I64, 8}, {"I32", SLM_TYPE_I32, 4},
+              {"I16", SLM_TYPE_I16, 2}, {"I8", SLM_TYPE_I8, 1}};
 
-/* dtypes of the format slm does not convert: named as unsupported rather than malformed. */
-static const char *const other_dtypes[] = {"F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32",
-                                           "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
+/* dtypes of the format without a GGUF type: named as unsupported rather than malformed. */
+static const char *const other_dtypes[] = {"U8", "U16", "U32", "U64", "BOOL", "F8_E4M3",
+                                           "F8_E5M2"};
 
 static bool json_u64(const cJSON *v, uint64_t max, uint64_t *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > (double)max ||
@@ -73,8 +75,8 @@ static slm_status parse_entry(const cJSON *e, const uint8_t *data, uint64_t data
     if (!esize) {
         for (size_t i = 0; i < SLM_ARRAY_LEN(other_dtypes); i++)
             if (!strcmp(dt->valuestring, other_dtypes[i]))
-                return slm__error(SLM_E_UNSUPPORTED, "'%s': dtype %s is not supported (F32, F16 "
-                                  "and BF16 are)", name, dt->valuestring);
+                return slm__error(SLM_E_UNSUPPORTED, "'%s': dtype %s is not supported", name,
+                                  dt->valuestring);
         return slm__error(SLM_E_INVALID_MODEL, "'%s': unknown dtype '%.32s'", name,
                           dt->valuestring);
     }

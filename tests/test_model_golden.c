@@ -3,6 +3,7 @@
  * time (teacher forcing), comparing the top-16 logits at every position; then free-running greedy
  * generation compared with the reference tokens. Float models must match within 1e-3 of the
  * position's logit scale; quantized ones report top-1 agreement and logit errors. */
+// ctest-labels: tsan
 #include "testutil.h"
 
 #include "slm.h"

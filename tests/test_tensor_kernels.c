@@ -113,6 +113,59 @@ static void simd_dots_match_reference(void **state) {
     }
 }
 
+/* Four-row kernels against the scalar dot of each row (rows at a stride larger than the row). */
+static void simd_dot4_match_reference(void **state) {
+    (void)state;
+    const int64_t blocks[] = {1, 3, 4, 5, 8, 9, 13, 64, 127};
+    slm_cpu_level max = slm__cpu_level_detected();
+    int n_kernels = 0;
+    for (size_t ti = 0; ti < SLM_ARRAY_LEN(compute_types); ti++) {
+        slm_type t = compute_types[ti];
+        struct slm_type_kernels k, pk;
+        slm__type_kernels(t, SLM_CPU_SCALAR, &k);
+        slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+        for (int l = 0; l <= (int)max; l++) {
+            slm_vec_dot4_fn f4 = slm__vec_dot4_at(t, (slm_cpu_level)l);
+            if (!f4) continue;
+            n_kernels++;
+            double worst = 0;
+            for (size_t bi = 0; bi < SLM_ARRAY_LEN(blocks); bi++) {
+                int64_t n = blocks[bi] * slm_type_block_size(t);
+                size_t row = slm_type_block_bytes(t) * (size_t)blocks[bi], stride = row + 64;
+                float *f = malloc((size_t)n * 5 * 4);
+                uint8_t *w = malloc(stride * 4), *xq = malloc((size_t)n * 4 + 1024);
+                for (int64_t i = 0; i < 5 * n; i++)
+                    f[i] = rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
+                for (int r = 0; r < 4; r++) k.from_float(f + r * n, w + r * stride, n);
+                pk.from_float(f + 4 * n, xq, n);
+                float out[4];
+                f4(n, w, stride, xq, out);
+                for (int r = 0; r < 4; r++) {
+                    float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+                    k.to_float(w + r * stride, a, n);
+                    pk.to_float(xq, b, n);
+                    double mag = 0;
+                    for (int64_t i = 0; i < n; i++) mag += fabs((double)a[i] * b[i]);
+                    double err = fabs((double)out[r] - k.vec_dot(n, w + r * stride, xq)) / mag;
+                    if (err > worst) worst = err;
+                    if (err > DOT_REL_BUDGET)
+                        fail_msg("%s four-row level %s n=%lld row %d: relative error %.3g",
+                                 slm_type_name(t), slm__cpu_level_name((slm_cpu_level)l),
+                                 (long long)n, r, err);
+                    free(a);
+                    free(b);
+                }
+                free(f);
+                free(w);
+                free(xq);
+            }
+            printf("dot4 %-5s %-6s max relative error %.2e (budget %.0e)\n", slm_type_name(t),
+                   slm__cpu_level_name((slm_cpu_level)l), worst, DOT_REL_BUDGET);
+        }
+    }
+    printf("%d four-row kernels checked\n", n_kernels);
+}
+
 /* The scalar dot equals the dot of the dequantized operands up to float rounding. */
 static void reference_dot_matches_dequantized(void **state) {
     (void)state;
@@ -211,6 +264,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dispatch_env),
         cmocka_unit_test(simd_dots_match_reference),
+        cmocka_unit_test(simd_dot4_match_reference),
         cmocka_unit_test(reference_dot_matches_dequantized),
         cmocka_unit_test(matmul_threads_and_levels),
     };

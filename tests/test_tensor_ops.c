@@ -36,8 +36,8 @@ static void check(const char *op, int level, int64_t n, const float *got, const 
         double err = fabs(got[i] - want[i]);
         if (err > OPS_REL * fabs(want[i]) + abs_budget)
             fail_msg("%s level %s n=%lld: [%lld] = %.9g, want %.9g", op,
-                     slm__cpu_level_name((slm_cpu_level)level), (long long)n, (long long)i,
-                     got[i], want[i]);
+                     slm__cpu_level_name((slm_cpu_level)level), (long long)n, (long long)i, got[i],
+                     want[i]);
     }
 }
 
@@ -181,10 +181,15 @@ static void attention_gqa_causal(void **state) {
     for (int l = 0; l <= (int)max; l++) {
         slm__cpu_level_set((slm_cpu_level)l);
         for (int f16 = 0; f16 <= 1; f16++) {
-            struct slm_attn a = {.n_q = n_q, .n_head = n_head, .n_head_kv = n_kv, .head_dim = d,
-                                 .pos0 = pos0, .scale = (float)sc,
+            struct slm_attn a = {.n_q = n_q,
+                                 .n_head = n_head,
+                                 .n_head_kv = n_kv,
+                                 .head_dim = d,
+                                 .pos0 = pos0,
+                                 .scale = (float)sc,
                                  .kv_type = f16 ? SLM_TYPE_F16 : SLM_TYPE_F32,
-                                 .k = f16 ? (const void *)k16 : k, .v = f16 ? (const void *)v16 : v};
+                                 .k = f16 ? (const void *)k16 : k,
+                                 .v = f16 ? (const void *)v16 : v};
             memset(out, 0, n_q * n_head * d * 4);
             /* as two threads would split it */
             slm__attention(&a, q, out, scratch[0], 0, 2);

@@ -98,7 +98,8 @@ static void golden_dequant(void **state) {
 }
 
 /* Quantizes every tensor of `type` in synth-a-<name>.gguf from its F32 original. Returns the
- * number compared; *exact counts byte-identical ones; sums the squared errors of ours and theirs. */
+ * number compared; *exact counts byte-identical ones; sums the squared errors of ours and theirs.
+ */
 static int requantize_model(slm_type type, int *exact, double *se_ours, double *se_ref,
                             double *n_elems) {
     char rel[256];
@@ -174,6 +175,8 @@ static void quantize_k_rmse(void **state) {
                slm_type_name(types[i]), n, ours, ref, ours / ref, K_RMSE_MAX_RATIO, exact);
         assert_true(n > 0);
         assert_true(ours <= ref * K_RMSE_MAX_RATIO);
+        /* stronger than the criterion: the search reproduces the reference quantizer exactly */
+        assert_int_equal(exact, n);
     }
 }
 
@@ -182,10 +185,9 @@ static const struct {
     slm_type type;
     double budget;
 } roundtrip_budgets[] = {
-    {SLM_TYPE_F32, 0.0},     {SLM_TYPE_F16, 0.0004},  {SLM_TYPE_BF16, 0.003},
-    {SLM_TYPE_Q8_0, 0.006},  {SLM_TYPE_Q8_1, 0.006},  {SLM_TYPE_Q8_K, 0.008},
-    {SLM_TYPE_Q4_0, 0.11},   {SLM_TYPE_Q4_1, 0.10},   {SLM_TYPE_Q5_0, 0.055},
-    {SLM_TYPE_Q5_1, 0.05},   {SLM_TYPE_Q4_K, 0.10},   {SLM_TYPE_Q5_K, 0.05},
+    {SLM_TYPE_F32, 0.0},    {SLM_TYPE_F16, 0.0004}, {SLM_TYPE_BF16, 0.003}, {SLM_TYPE_Q8_0, 0.006},
+    {SLM_TYPE_Q8_1, 0.006}, {SLM_TYPE_Q8_K, 0.008}, {SLM_TYPE_Q4_0, 0.11},  {SLM_TYPE_Q4_1, 0.10},
+    {SLM_TYPE_Q5_0, 0.055}, {SLM_TYPE_Q5_1, 0.05},  {SLM_TYPE_Q4_K, 0.10},  {SLM_TYPE_Q5_K, 0.05},
     {SLM_TYPE_Q6_K, 0.025},
 };
 
@@ -219,6 +221,47 @@ static void roundtrip_error(void **state) {
     free(q);
 }
 
+/* The activation quantizers follow llama.cpp's SIMD numerics: scale 127/amax, ties to even. */
+static void activation_quantizers(void **state) {
+    (void)state;
+    float x[64];
+    for (int i = 0; i < 64; i++) x[i] = 0;
+    x[0] = 127.0f; /* id = 1 exactly, so 2.5 and -3.5 are ties */
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[32] = -1.0f; /* second block: id = 127 */
+    x[33] = 0.5f / 127.0f * 3.0f;
+    slm_block_q8_0 file[2], act[2];
+    slm_block_q8_1 act1[2];
+    slm__q8_0_from_float(x, file, 64);
+    slm__q8_0_act_from_float(x, act, 64);
+    slm__q8_1_act_from_float(x, act1, 64);
+    assert_int_equal(file[0].qs[1], 3); /* roundf: away from zero */
+    assert_int_equal(act[0].qs[1], 2);  /* ties to even */
+    assert_int_equal(file[0].qs[2], -4);
+    assert_int_equal(act[0].qs[2], -4);
+    assert_int_equal(act1[0].qs[1], 2);
+    assert_int_equal(file[0].d, act[0].d);
+    assert_int_equal(file[1].d, act[1].d);
+    assert_int_equal(act1[0].s, slm__f32_to_f16(127.0f + 2.0f - 4.0f)); /* d = 1: s = sum(qs) */
+    /* on ordinary data they agree almost everywhere */
+    const int64_t n = 32 * 512;
+    float *r = malloc(n * 4);
+    slm_block_q8_0 *qa = malloc(n / 32 * sizeof *qa), *qb = malloc(n / 32 * sizeof *qb);
+    for (int64_t i = 0; i < n; i++) r[i] = rnd_normal();
+    slm__q8_0_from_float(r, qa, n);
+    slm__q8_0_act_from_float(r, qb, n);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < n / 32; i++)
+        for (int j = 0; j < 32; j++) diff += qa[i].qs[j] != qb[i].qs[j];
+    printf("activation vs file q8_0 quantizer: %lld of %lld values differ\n", (long long)diff,
+           (long long)n);
+    assert_true(diff * 1000 < n);
+    free(r);
+    free(qa);
+    free(qb);
+}
+
 static void api_errors(void **state) {
     (void)state;
     float f[32] = {0};
@@ -232,9 +275,13 @@ static void api_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(f16_conversion),        cmocka_unit_test(golden_dequant),
-        cmocka_unit_test(quantize_legacy_exact), cmocka_unit_test(quantize_k_rmse),
-        cmocka_unit_test(roundtrip_error),       cmocka_unit_test(api_errors),
+        cmocka_unit_test(f16_conversion),
+        cmocka_unit_test(golden_dequant),
+        cmocka_unit_test(quantize_legacy_exact),
+        cmocka_unit_test(quantize_k_rmse),
+        cmocka_unit_test(roundtrip_error),
+        cmocka_unit_test(activation_quantizers),
+        cmocka_unit_test(api_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

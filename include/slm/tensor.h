@@ -65,7 +65,8 @@ bool slm_type_nbytes(slm_type type, uint64_t n, uint64_t *out);
  * Exact: bit-identical with the reference GGUF tools. Buffers borrowed. */
 slm_status slm_type_dequantize(slm_type type, const void *src, float *dst, int64_t n);
 /* n floats into slm_type_nbytes(type, n) bytes at dst with the reference quantizer (same types).
- * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 are byte-identical with llama.cpp's. Buffers borrowed. */
+ * The output is byte-identical with llama.cpp's reference quantizer (no importance matrix) for
+ * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K. Buffers borrowed. */
 slm_status slm_type_quantize(slm_type type, const float *src, void *dst, int64_t n);
 
 #ifdef __cplusplus

@@ -12,8 +12,11 @@
  * Invalid UTF-8 in the input text is not an error:
  *  - SentencePiece with byte tokens: each byte that does not start a well-formed sequence becomes
  *    its <0xXX> byte token, so decoding gives back the exact input bytes;
- *  - byte-level BPE: such bytes are never part of a regex match and are encoded as their byte-level
- *    tokens (again lossless);
+ *  - byte-level BPE: such bytes are never part of a regex match and are encoded as their
+ *    byte-level tokens. Lossless when the vocabulary spells all 256 bytes (a byte it cannot spell
+ *    is dropped, as in the reference; several vocabularies lack 0xFE/0xFF, which UTF-8 never
+ *    uses) and does not mark byte characters as user-defined tokens (deepseek does: those decode
+ *    as their text, as in the reference);
  *  - WordPiece, and SentencePiece vocabularies without byte tokens: the unknown token, one per
  *    character (or invalid byte) that the vocabulary cannot spell. */
 #ifndef SLM_TOKENIZER_H
@@ -52,9 +55,12 @@ typedef enum slm_token_role {
  * metadata, SLM_E_UNSUPPORTED for an unknown tokenizer model or pre-tokenizer name. */
 slm_status slm_tokenizer_from_gguf(const slm_gguf *g, slm_tokenizer **out);
 /* Same from a Hugging Face tokenizer.json document (len bytes at json, borrowed for the call).
- * Supported: BPE with a ByteLevel / Digits / Split(regex) pre-tokenizer chain, BPE in the
- * SentencePiece style (Metaspace or Prepend/Replace ▁ normalizer, byte fallback), and WordPiece
- * with the BertNormalizer / BertPreTokenizer. */
+ * Supported: byte-level BPE with a ByteLevel / Digits / Split(regex, Isolated) pre-tokenizer chain
+ * and no normalizer, and WordPiece with a lower-casing BertNormalizer and the BertPreTokenizer
+ * (accents stripped as Hugging Face does; words over max_input_chars_per_word become [UNK]).
+ * Added tokens become control tokens (special) or user-defined tokens; a TemplateProcessing /
+ * BertProcessing post-processor gives the BOS/CLS and EOS/SEP tokens SLM_TOKENIZE_ADD_SPECIAL adds.
+ * Anything else is SLM_E_UNSUPPORTED. */
 slm_status slm_tokenizer_from_hf_json(const char *json, size_t len, slm_tokenizer **out);
 /* Reads a tokenizer.json file and calls slm_tokenizer_from_hf_json. */
 slm_status slm_tokenizer_load_hf_json(const char *path, slm_tokenizer **out);

@@ -18,7 +18,8 @@ int cmd_tokenize(int argc, char **argv) {
     bool json = opts[0].set;
     if (rc) return rc;
     if (n_pos != 2) {
-        fprintf(stderr, "usage: slm tokenize MODEL TEXT [--no-special] [--parse-special] [--json]\n");
+        fprintf(stderr,
+                "usage: slm tokenize MODEL TEXT [--no-special] [--parse-special] [--json]\n");
         return CLI_EXIT_USAGE;
     }
     slm_gguf *g = NULL;

@@ -21,6 +21,8 @@ static const struct cli_command commands[] = {
     {"quantize", cmd_quantize,
      "quantize IN.gguf OUT.gguf TYPE [--fallback] [--threads T] [--json]: weight matrices to TYPE\n"
      "      (--fallback: rows that do not fit TYPE get the nearest type that fits)"},
+    {"config", cmd_config,
+     "config [--config FILE] [--SETTING VALUE]... [--json]: every setting, its value and its source"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
 };

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #define SPIN_ITERS 20000
+/* While spinning, yield the core this often: when threads outnumber free cores (other processes,
+ * or more threads than CPUs) the thread we wait for may need exactly this core to run. */
+#define YIELD_EVERY 64
 
 struct slm_pool {
     int n_threads;
@@ -45,7 +48,8 @@ static void *worker_main(void *arg) {
         for (int i = 0; i < SPIN_ITERS; i++) {
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
             if (g != seen || atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-            cpu_relax();
+            if (i % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
+            else cpu_relax();
         }
         if (g == seen && !atomic_load(&p->stop)) {
             pthread_mutex_lock(&p->mu);
@@ -135,8 +139,10 @@ void slm_pool_run(slm_pool *p, slm_pool_fn fn, void *ctx, int nth) {
 
     fn(ctx, 0, nth);
 
-    for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire); i++)
-        cpu_relax();
+    for (int i = 0; i < SPIN_ITERS && atomic_load_explicit(&p->pending, memory_order_acquire); i++) {
+        if (i % YIELD_EVERY == YIELD_EVERY - 1) sched_yield();
+        else cpu_relax();
+    }
     if (atomic_load_explicit(&p->pending, memory_order_acquire)) {
         pthread_mutex_lock(&p->mu);
         while (atomic_load(&p->pending)) pthread_cond_wait(&p->cv_done, &p->mu);

@@ -90,9 +90,21 @@ static void attn_work(void *p, int ith, int nth) {
     slm__attention(j->a, j->q, j->out, j->scratch + ith * j->stride, ith, nth);
 }
 
+/* Handing work to another thread costs a wake-up and a join, microseconds; below this much work
+ * per thread (weight bytes x activation columns) one thread is done sooner. Tiny models then run
+ * single-threaded, large ones on every thread. */
+#define MIN_WORK_PER_THREAD (64 * 1024)
+
+static int threads_for(const struct slm__fwd *f, uint64_t work) {
+    uint64_t n = work / MIN_WORK_PER_THREAD;
+    return n < 1 ? 1 : n > (uint64_t)f->nth ? f->nth : (int)n;
+}
+
 static void matmul(const struct slm__fwd *f, slm_pool *pool, const struct slm__bound *b,
                    const float *x, int64_t n, float *y) {
-    slm__matmul(pool, f->nth, &b->w, x, n, y, f->mm_scratch);
+    uint64_t bytes = 0;
+    slm_type_nbytes(b->w.type, (uint64_t)(b->w.rows * b->w.cols), &bytes);
+    slm__matmul(pool, threads_for(f, bytes * (uint64_t)n), &b->w, x, n, y, f->mm_scratch);
 }
 
 static void add_bias(float *y, const float *bias, int64_t n, int64_t width) {
@@ -150,7 +162,9 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
         a.k = kv->k[l];
         a.v = kv->v[l];
         struct attn_job job = {&a, f->q, f->att, f->attn_scratch, kv->n_ctx};
-        slm_pool_run(pool, attn_work, &job, f->nth);
+        /* work: every query position reads its keys and values */
+        slm_pool_run(pool, attn_work, &job,
+                     threads_for(f, (uint64_t)(n * (pos0 + n) * KV * 4 * (kv->type == SLM_TYPE_F32 ? 2 : 1))));
         matmul(f, pool, &L[SLM_ROLE_WO], f->att, n, f->xb2);
         slm__add(f->x, f->x, f->xb2, n * E);
 

@@ -15,8 +15,8 @@
 typedef uint16_t slm_f16;  /* IEEE binary16 bits */
 typedef uint16_t slm_bf16; /* upper half of an IEEE binary32 */
 
-#define SLM_QK 32   /* elements per block of the legacy types */
-#define SLM_QK_K 256 /* elements per super-block of the K types */
+#define SLM_QK            32  /* elements per block of the legacy types */
+#define SLM_QK_K          256 /* elements per super-block of the K types */
 #define SLM_K_SCALE_BYTES 12
 
 typedef struct {
@@ -105,7 +105,9 @@ static inline float slm__f16_to_f32(slm_f16 h) {
 }
 /* Round to nearest even, overflow to infinity, NaN stays NaN (same as F16C's vcvtps2ph). */
 slm_f16 slm__f32_to_f16(float f);
-static inline float slm__bf16_to_f32(slm_bf16 h) { return slm__f32_from_bits((uint32_t)h << 16); }
+static inline float slm__bf16_to_f32(slm_bf16 h) {
+    return slm__f32_from_bits((uint32_t)h << 16);
+}
 static inline slm_bf16 slm__f32_to_bf16(float f) {
     uint32_t u = slm__f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (slm_bf16)((u >> 16) | 64); /* quiet the NaN */
@@ -118,6 +120,9 @@ typedef void (*slm_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*slm_from_float_fn)(const float *src, void *dst, int64_t n);
 /* Dot of a weight row with an activation row already in the weight type's partner format. */
 typedef float (*slm_vec_dot_fn)(int64_t n, const void *w, const void *x);
+/* Four weight rows (w, w + stride, ...) against one activation row: out[0..3]. Optional per type
+ * and level; shares the activation-side work between the rows. */
+typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
@@ -136,20 +141,25 @@ slm_cpu_level slm__cpu_level_set(slm_cpu_level level);
 const char *slm__cpu_level_name(slm_cpu_level level);
 
 struct slm_type_kernels {
-    slm_type partner;            /* activation format of vec_dot; SLM_TYPE_COUNT if none */
-    slm_to_float_fn to_float;    /* NULL: cannot be dequantized */
+    slm_type partner;             /* activation format of vec_dot; SLM_TYPE_COUNT if none */
+    slm_to_float_fn to_float;     /* NULL: cannot be dequantized */
     slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
-    slm_vec_dot_fn vec_dot;      /* for the requested level (best available at or below it) */
+    /* Quantizer for activations in this format (dot partner): llama.cpp's x86 numerics where
+     * they differ from the file quantizer (Q8_0, Q8_1), else from_float. */
+    slm_from_float_fn act_from_float;
+    slm_vec_dot_fn vec_dot;   /* for the requested level (best available at or below it) */
+    slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL). */
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out);
-/* Raw table access for tests: the vec_dot written for exactly this level, NULL if none. */
+/* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
+slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
 
 /* Scalar reference kernels (quant.c, dot.c). */
 #define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
-    void slm__##x##_to_float(const void *src, float *dst, int64_t n);                             \
+    void slm__##x##_to_float(const void *src, float *dst, int64_t n);                              \
     void slm__##x##_from_float(const float *src, void *dst, int64_t n);
 SLM__TYPE_KERNEL_DECLS(f32)
 SLM__TYPE_KERNEL_DECLS(f16)
@@ -165,6 +175,8 @@ SLM__TYPE_KERNEL_DECLS(q5_k)
 SLM__TYPE_KERNEL_DECLS(q6_k)
 SLM__TYPE_KERNEL_DECLS(q8_k)
 #undef SLM__TYPE_KERNEL_DECLS
+void slm__q8_0_act_from_float(const float *src, void *dst, int64_t n);
+void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n);
 
 #define SLM__VEC_DOT_DECLS(sfx)                                                                    \
     float slm__dot_f32_##sfx(int64_t n, const void *w, const void *x);                             \
@@ -182,10 +194,13 @@ SLM__VEC_DOT_DECLS(scalar)
 SLM__VEC_DOT_DECLS(avx2)
 SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 /* ---- matrix multiply ---- */
 
-/* A weight matrix as stored in GGUF: rows of `cols` elements of `type`, rows contiguous. Borrowed. */
+/* A weight matrix as stored in GGUF: rows of `cols` elements of `type`, rows contiguous. Borrowed.
+ */
 struct slm_weight {
     slm_type type;
     int64_t rows, cols;
@@ -219,7 +234,7 @@ void slm__softmax(float *x, int64_t n);
  * Qwen2), otherwise 2i with 2i+1 (LLaMA). */
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox);
-void slm__silu(float *out, const float *x, int64_t n); /* x * sigmoid(x); in-place OK */
+void slm__silu(float *out, const float *x, int64_t n);      /* x * sigmoid(x); in-place OK */
 void slm__gelu_tanh(float *out, const float *x, int64_t n); /* tanh approximation */
 void slm__gelu_erf(float *out, const float *x, int64_t n);  /* exact erf form */
 /* out = silu(gate) * up; out may alias gate or up. */
@@ -263,6 +278,13 @@ struct slm_ops {
     void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a * x */
     void (*axpy_f16)(int64_t n, float a, const slm_f16 *x, float *y);
 };
+/* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
+ * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest
+ * loads of the active level. */
+uint64_t slm__mem_read(const void *p, size_t bytes);
+uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
+uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
+
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);
 extern const struct slm_ops slm__ops_avx2;

@@ -39,7 +39,7 @@ static void silu_ref(float *out, const float *x, int64_t n) {
 }
 
 #define SQRT_2_OVER_PI 0.7978845608028654f
-#define GELU_COEF_A 0.044715f
+#define GELU_COEF_A    0.044715f
 
 static void gelu_tanh_ref(float *out, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
@@ -49,7 +49,8 @@ static void gelu_tanh_ref(float *out, const float *x, int64_t n) {
 }
 
 static void gelu_erf_ref(float *out, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
 static void swiglu_ref(float *out, const float *gate, const float *up, int64_t n) {
@@ -115,8 +116,12 @@ void slm__layer_norm(float *out, const float *x, const float *w, const float *b,
                      float eps) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->layer_norm(out, x, w, b, n, eps);
 }
-void slm__softmax(float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->softmax(x, n); }
-void slm__silu(float *out, const float *x, int64_t n) { slm__ops(SLM_CPU_LEVEL_COUNT)->silu(out, x, n); }
+void slm__softmax(float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->softmax(x, n);
+}
+void slm__silu(float *out, const float *x, int64_t n) {
+    slm__ops(SLM_CPU_LEVEL_COUNT)->silu(out, x, n);
+}
 void slm__gelu_tanh(float *out, const float *x, int64_t n) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->gelu_tanh(out, x, n);
 }
@@ -133,18 +138,19 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n) {
     slm__ops(SLM_CPU_LEVEL_COUNT)->mul(out, a, b, n);
 }
 
-/* Rotation angles per pair come from powf once per pair index; pos is an integer so the angle is
- * formed in double to keep long positions accurate. */
+/* Angles are formed the way llama.cpp does (pos * theta^(-2i/n_rot) by repeated float
+ * multiplication, then cosf/sinf), so rotated values track the reference engine's; cos/sin are
+ * computed once per pair and applied to every head. */
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox) {
     SLM_ASSERT(n_rot % 2 == 0 && n_rot <= head_dim);
-    for (int64_t i = 0; i < n_rot / 2; i++) {
-        double freq = pow((double)theta, -2.0 * (double)i / (double)n_rot) * freq_scale;
-        double ang = (double)pos * freq;
-        float c = (float)cos(ang), s = (float)sin(ang);
+    const float step = powf(theta, -2.0f / (float)n_rot);
+    float ang = (float)pos;
+    for (int64_t i = 0; i < n_rot / 2; i++, ang *= step) {
+        float c = cosf(ang * freq_scale), s = sinf(ang * freq_scale);
+        int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
         for (int64_t h = 0; h < n_head; h++) {
             float *v = x + h * head_dim;
-            int64_t a = neox ? i : 2 * i, b = neox ? i + n_rot / 2 : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;
             v[b] = x0 * s + x1 * c;
@@ -189,5 +195,24 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
             else
                 ops->axpy_f32(d, scratch[t], (const float *)a->v + off, o);
         }
+    }
+}
+
+static uint64_t mem_read_ref(const void *p, size_t bytes) {
+    const uint64_t *q = p;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < bytes / 8; i += 4)
+        a += q[i], b += q[i + 1], c += q[i + 2], d += q[i + 3];
+    return a + b + c + d;
+}
+
+uint64_t slm__mem_read(const void *p, size_t bytes) {
+    switch (slm__cpu_level()) {
+    case SLM_CPU_AVX512:
+        return slm__mem_read_avx512(p, bytes);
+    case SLM_CPU_AVX2:
+        return slm__mem_read_avx2(p, bytes);
+    default:
+        return mem_read_ref(p, bytes);
     }
 }

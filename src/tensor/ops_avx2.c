@@ -27,7 +27,8 @@ static inline __m256 exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
@@ -37,8 +38,8 @@ static inline __m256 silu8(__m256 x) {
 }
 
 /* Elements past the last multiple of 8 go through a zero-padded buffer. */
-#define TAIL_LOAD(dst, src, n) \
-    float dst[8] = {0};        \
+#define TAIL_LOAD(dst, src, n)                                                                     \
+    float dst[8] = {0};                                                                            \
     memcpy(dst, src, (size_t)(n) * sizeof(float))
 
 static void rms_norm_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
@@ -106,14 +107,16 @@ static void softmax_avx2(float *x, int64_t n) {
         __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vm));
         /* zero the padding lanes before they enter the sum */
         __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane));
+        __m256 keep =
+            _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane));
         e = _mm256_and_ps(e, keep);
         acc = _mm256_add_ps(acc, e);
         _mm256_storeu_ps(t, e);
         memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
     }
     __m256 inv = _mm256_set1_ps(1.0f / hsum8(acc));
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= _mm256_cvtss_f32(inv);
 }
 
@@ -135,9 +138,11 @@ static inline __m256 gelu_tanh8(__m256 x) {
     __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.7978845608028654f), x),
                              _mm256_fmadd_ps(_mm256_set1_ps(0.044715f), x2, _mm256_set1_ps(1.0f)));
     __m256 e = exp8(_mm256_add_ps(u, u));
-    __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                              _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), th));
+    __m256 th =
+        _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                      _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                         _mm256_add_ps(_mm256_set1_ps(1.0f), th));
 }
 
 /* erf by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7), odd-extended. */
@@ -145,7 +150,8 @@ static inline __m256 gelu_erf8(__m256 x) {
     __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
     __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.0f));
     __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                             _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
     __m256 p = _mm256_set1_ps(1.061405429f);
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
     p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
@@ -154,7 +160,8 @@ static inline __m256 gelu_erf8(__m256 x) {
     p = _mm256_mul_ps(p, t);
     __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(a, a)));
     __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(p, e, _mm256_set1_ps(1.0f)), sign);
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x),
+                         _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
 MAP_UNARY(silu_avx2, silu8)
@@ -164,7 +171,8 @@ MAP_UNARY(gelu_erf_avx2, gelu_erf8)
 static void swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+        _mm256_storeu_ps(out + i,
+                         _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
     for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
@@ -198,7 +206,8 @@ static void axpy_f32_avx2(int64_t n, float a, const float *x, float *y) {
     __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * x[i];
 }
 static void axpy_f16_avx2(int64_t n, float a, const slm_f16 *x, float *y) {
@@ -209,6 +218,21 @@ static void axpy_f16_avx2(int64_t n, float a, const slm_f16 *x, float *y) {
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, v, _mm256_loadu_ps(y + i)));
     }
     for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}
+
+uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
+    const __m256i *q = p;
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i < bytes / 32; i += 4) {
+        a = _mm256_add_epi64(a, _mm256_load_si256(q + i));
+        b = _mm256_add_epi64(b, _mm256_load_si256(q + i + 1));
+        c = _mm256_add_epi64(c, _mm256_load_si256(q + i + 2));
+        d = _mm256_add_epi64(d, _mm256_load_si256(q + i + 3));
+    }
+    __m256i s = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
+    uint64_t out[4];
+    _mm256_storeu_si256((__m256i *)out, s);
+    return out[0] + out[1] + out[2] + out[3];
 }
 
 const struct slm_ops slm__ops_avx2 = {

@@ -1,6 +1,7 @@
 /* Scalar reference conversions between F32 and every supported type: dequantization (exact
- * arithmetic, matching the reference GGUF tools bit for bit) and quantization (the legacy types
- * byte-exact with llama.cpp's reference quantizer; the K types with a comparable scale/min search). */
+ * arithmetic, matching the reference GGUF tools bit for bit) and quantization (byte-exact with
+ * llama.cpp's reference quantizer without importance matrix, K types' scale/min search included).
+ */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -22,8 +23,12 @@ slm_f16 slm__f32_to_f16(float f) {
 
 /* ---- plain floats ---- */
 
-void slm__f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
-void slm__f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+void slm__f32_to_float(const void *src, float *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
+void slm__f32_from_float(const float *src, void *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * 4);
+}
 
 void slm__f16_to_float(const void *src, float *dst, int64_t n) {
     const slm_f16 *h = src;
@@ -112,7 +117,8 @@ void slm__q4_1_from_float(const float *src, void *dst, int64_t n) {
         b[i].d = slm__f32_to_f16(d);
         b[i].m = slm__f32_to_f16(mn);
         for (int j = 0; j < SLM_QK / 2; j++) {
-            int q0 = (int8_t)((src[j] - mn) * id + 0.5f), q1 = (int8_t)((src[j + 16] - mn) * id + 0.5f);
+            int q0 = (int8_t)((src[j] - mn) * id + 0.5f),
+                q1 = (int8_t)((src[j + 16] - mn) * id + 0.5f);
             q0 = SLM_MIN(15, q0);
             q1 = SLM_MIN(15, q1);
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));
@@ -206,6 +212,42 @@ void slm__q8_0_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* Activation quantizers: llama.cpp quantizes matmul activations with its SIMD kernels, which
+ * scale by 127/amax (not 1/d) and round ties to even; the engine matches those numerics. The
+ * stored d is the same as the file quantizer's. */
+static void q8_act_block(const float *x, int8_t *qs, float *d_out, int *sum) {
+    float amax = 0.0f;
+    for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    *sum = 0;
+    for (int j = 0; j < SLM_QK; j++) {
+        qs[j] = (int8_t)lrintf(x[j] * id);
+        *sum += qs[j];
+    }
+    *d_out = amax / 127.0f;
+}
+
+void slm__q8_0_act_from_float(const float *src, void *dst, int64_t n) {
+    slm_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
+        float d;
+        int sum;
+        q8_act_block(src, b[i].qs, &d, &sum);
+        b[i].d = slm__f32_to_f16(d);
+    }
+}
+
+void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n) {
+    slm_block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
+        float d;
+        int sum;
+        q8_act_block(src, b[i].qs, &d, &sum);
+        b[i].d = slm__f32_to_f16(d);
+        b[i].s = slm__f32_to_f16((float)sum * d);
+    }
+}
+
 void slm__q8_1_to_float(const void *src, float *dst, int64_t n) {
     const slm_block_q8_1 *b = src;
     for (int64_t i = 0; i < n / SLM_QK; i++, dst += SLM_QK) {
@@ -232,7 +274,9 @@ void slm__q8_1_from_float(const float *src, void *dst, int64_t n) {
 
 /* ---- K super-blocks ---- */
 
-static inline int round_int(float x) { return (int)lrintf(x); }
+static inline int round_int(float x) {
+    return (int)lrintf(x);
+}
 
 /* Scale j and min j (6 bits each) of a Q4_K/Q5_K block: the first four pairs sit in the low six
  * bits of bytes 0..7; the last four split into a nibble in bytes 8..11 and the two spare top bits
@@ -323,15 +367,16 @@ static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint
 static void k_quantize_scales(const float *x, int nmax, float rmin, float rdelta, int nstep,
                               slm_f16 *d_out, slm_f16 *dmin_out, uint8_t *scales, uint8_t *L) {
     float w[SLM_QK], sc[8], mn[8];
-    float sumx2 = 0;
-    for (int l = 0; l < SLM_QK_K; l++) sumx2 += x[l] * x[l];
-    float av = sqrtf(sumx2 / SLM_QK_K);
     float max_sc = 0, max_mn = 0;
     for (int j = 0; j < 8; j++) {
-        /* weight large elements more: their absolute error dominates the dot products */
+        /* weight large elements more (their absolute error dominates the dot products), on top of
+         * the group's RMS so small elements still count */
+        float sumx2 = 0;
+        for (int l = 0; l < SLM_QK; l++) sumx2 += x[SLM_QK * j + l] * x[SLM_QK * j + l];
+        float av = sqrtf(sumx2 / SLM_QK);
         for (int l = 0; l < SLM_QK; l++) w[l] = av + fabsf(x[SLM_QK * j + l]);
-        sc[j] = fit_scale_min(SLM_QK, nmax, x + SLM_QK * j, w, L + SLM_QK * j, &mn[j], rmin,
-                              rdelta, nstep);
+        sc[j] = fit_scale_min(SLM_QK, nmax, x + SLM_QK * j, w, L + SLM_QK * j, &mn[j], rmin, rdelta,
+                              nstep);
         max_sc = fmaxf(max_sc, sc[j]);
         max_mn = fmaxf(max_mn, mn[j]);
     }
@@ -500,7 +545,8 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n) {
         if (amax_sc < 1e-15f) continue;
         float iscale = -128.0f / max_sc;
         b[i].d = slm__f32_to_f16(1.0f / iscale);
-        for (int g = 0; g < 16; g++) b[i].scales[g] = (int8_t)SLM_MIN(127, round_int(iscale * sc[g]));
+        for (int g = 0; g < 16; g++)
+            b[i].scales[g] = (int8_t)SLM_MIN(127, round_int(iscale * sc[g]));
         float d = slm__f16_to_f32(b[i].d);
         for (int g = 0; g < 16; g++) {
             float dg = d * (float)b[i].scales[g];
@@ -516,7 +562,8 @@ void slm__q6_k_from_float(const float *src, void *dst, int64_t n) {
                 int q0 = L[j + l], q1 = L[j + l + 32], q2 = L[j + l + 64], q3 = L[j + l + 96];
                 ql[l] = (uint8_t)((q0 & 0xf) | ((q2 & 0xf) << 4));
                 ql[l + 32] = (uint8_t)((q1 & 0xf) | ((q3 & 0xf) << 4));
-                qh[l] = (uint8_t)((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
+                qh[l] =
+                    (uint8_t)((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6));
             }
         }
     }

@@ -12,8 +12,10 @@ struct type_row {
      * with activations in `partner` format per dispatch level (NULL: use the next lower level). */
     slm_to_float_fn to_float;
     slm_from_float_fn from_float;
+    slm_from_float_fn act_from_float; /* NULL: from_float */
     slm_type partner;
     slm_vec_dot_fn vec_dot[SLM_CPU_LEVEL_COUNT];
+    slm_vec_dot4_fn vec_dot4[SLM_CPU_LEVEL_COUNT]; /* optional four-row forms */
 };
 
 #define KERNELS(t, p, l2, l3)                                                                      \
@@ -26,12 +28,15 @@ static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
     [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512)},
     [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512)},
-    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512)},
+    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512),
+                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q4_0_avx512}},
     [SLM_TYPE_Q4_1] = {"q4_1", 32, 20, KERNELS(q4_1, Q8_1, slm__dot_q4_1_avx2, slm__dot_q4_1_avx512)},
     [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, slm__dot_q5_0_avx512)},
     [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, slm__dot_q5_1_avx512)},
-    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, slm__dot_q8_0_avx512)},
-    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1)},
+    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, slm__dot_q8_0_avx512),
+                       .act_from_float = slm__q8_0_act_from_float,
+                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q8_0_avx512}},
+    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1), .act_from_float = slm__q8_1_act_from_float},
     [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},
     [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
     [SLM_TYPE_Q4_K] = {"q4_k", 256, 144, KERNELS(q4_k, Q8_K, slm__dot_q4_k_avx2, slm__dot_q4_k_avx512)},
@@ -83,18 +88,25 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     const struct type_row *r = &type_rows[t];
     out->to_float = r->to_float;
     out->from_float = r->from_float;
+    out->act_from_float = r->act_from_float ? r->act_from_float : r->from_float;
     if (!r->vec_dot[SLM_CPU_SCALAR]) return false;
     out->partner = r->partner;
     if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
     int l = (int)level;
     while (!r->vec_dot[l]) l--;
     out->vec_dot = r->vec_dot[l];
+    for (l = (int)level; l >= 0 && !out->vec_dot4; l--) out->vec_dot4 = r->vec_dot4[l];
     return true;
 }
 
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level) {
     if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
     return type_rows[t].vec_dot[level];
+}
+
+slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level) {
+    if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
+    return type_rows[t].vec_dot4[level];
 }
 
 slm_status slm_type_dequantize(slm_type t, const void *src, float *dst, int64_t n) {

@@ -75,7 +75,8 @@ static slm_status grow(struct bpe_work *w, size_t n) {
     if (heap) w->heap = heap;
     char *mapped = slm__realloc(w->mapped, 2 * cap);
     if (mapped) w->mapped = mapped;
-    if (!id || !prev || !next || !heap || !mapped) return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+    if (!id || !prev || !next || !heap || !mapped)
+        return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
     w->cap_sym = cap;
     return SLM_OK;
 }

@@ -34,8 +34,10 @@ static int hexval(char c) {
 
 /* Appends the bytes token id stands for; *strip: remove one leading space from this piece if it
  * produces any output (cleared once something was written). */
-static slm_status render(const slm_tokenizer *t, int32_t id, unsigned flags, bool *strip, struct buf *b) {
-    if (id < 0 || id >= t->n_vocab) return slm__error(SLM_E_INVALID_INPUT, "detokenize: token id %d out of range", id);
+static slm_status render(const slm_tokenizer *t, int32_t id, unsigned flags, bool *strip,
+                         struct buf *b) {
+    if (id < 0 || id >= t->n_vocab)
+        return slm__error(SLM_E_INVALID_INPUT, "detokenize: token id %d out of range", id);
     const char *s = t->pool + t->off[id];
     size_t n = t->len[id];
     uint8_t a = t->attr[id];
@@ -142,26 +144,32 @@ void slm_detok_stream_free(slm_detok_stream *s) {
     slm__free(s);
 }
 
-/* True if p[0..n) (n >= 1) can still become a well-formed sequence with more bytes. */
-static bool utf8_prefix(const uint8_t *p, size_t n) {
+/* Length of the longest prefix of p[0..n) that is the start of a well-formed sequence (its
+ * "maximal subpart"); 0 if p[0] cannot start one. */
+static size_t utf8_subpart(const uint8_t *p, size_t n) {
     uint8_t c = p[0];
-    size_t need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!need || n >= need) return false;
-    for (size_t i = 1; i < n; i++) {
+    size_t need = c >= 0xC2 && c <= 0xDF   ? 2
+                  : c >= 0xE0 && c <= 0xEF ? 3
+                  : c >= 0xF0 && c <= 0xF4 ? 4
+                                           : 0;
+    if (!need) return 0;
+    size_t k = 1;
+    for (; k < n && k < need; k++) {
         uint8_t lo = 0x80, hi = 0xBF;
-        if (i == 1) {
+        if (k == 1) {
             if (c == 0xE0) lo = 0xA0;
             if (c == 0xED) hi = 0x9F;
             if (c == 0xF0) lo = 0x90;
             if (c == 0xF4) hi = 0x8F;
         }
-        if (p[i] < lo || p[i] > hi) return false;
+        if (p[k] < lo || p[k] > hi) break;
     }
-    return true;
+    return k;
 }
 
-/* Moves the complete characters of pending into out (invalid bytes as U+FFFD); with final, an
- * incomplete tail is replaced too. */
+/* Moves the complete characters of pending into out. An ill-formed sequence becomes one U+FFFD
+ * per maximal subpart (the Unicode recommendation); an incomplete one at the end waits for more
+ * bytes unless this is the final drain. */
 static slm_status drain(slm_detok_stream *s, bool final) {
     const uint8_t *p = (const uint8_t *)s->pending.p;
     size_t n = s->pending.n, i = 0;
@@ -173,12 +181,12 @@ static slm_status drain(slm_detok_stream *s, bool final) {
             while (j < n && (l = slm__utf8_seq_len((const char *)p + j, n - j)) > 0) j += (size_t)l;
             st = buf_put(&s->out, p + i, j - i);
             i = j;
-        } else if (!final && utf8_prefix(p + i, n - i)) {
-            break;
-        } else {
-            st = buf_put(&s->out, "\xef\xbf\xbd", 3);
-            i++;
+            continue;
         }
+        size_t k = utf8_subpart(p + i, n - i);
+        if (!final && k && i + k == n) break;
+        st = buf_put(&s->out, "\xef\xbf\xbd", 3);
+        i += k ? k : 1;
     }
     if (i && i < n) memmove(s->pending.p, s->pending.p + i, n - i);
     s->pending.n = n - i;

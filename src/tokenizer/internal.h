@@ -38,14 +38,14 @@ struct slm_tokenizer {
     char *pool;
     uint32_t *off;
     uint32_t *len;
-    float *score;   /* SPM merge scores (NULL for the others) */
-    uint8_t *attr;  /* SLM__TOK_* */
+    float *score;  /* SPM merge scores (NULL for the others) */
+    uint8_t *attr; /* SLM__TOK_* */
     uint32_t max_token_len;
     /* text -> id: open addressing, power-of-two capacity, -1 = empty */
     int32_t *map;
     uint32_t map_mask;
     /* BPE merges: (left id, right id) -> rank and merged id, open addressing */
-    uint64_t *merge_key;   /* ((uint64_t)left << 32 | right) + 1; 0 = empty */
+    uint64_t *merge_key; /* ((uint64_t)left << 32 | right) + 1; 0 = empty */
     int32_t *merge_rank;
     int32_t *merge_id;
     uint64_t merge_mask;
@@ -59,8 +59,13 @@ struct slm_tokenizer {
      * text first */
     int32_t *partition;
     int32_t n_partition;
+    int32_t *part_rank; /* per id: its position in partition, or -1 */
+    /* distinct text lengths of the partition tokens starting with byte b, for text that may hold
+     * control tokens ([1]) or only user-defined ones ([0]): plen[pl_off[m][b] .. pl_off[m][b+1]) */
+    uint32_t *plen;
+    uint32_t pl_off[2][257];
     /* byte-level BPE pre-tokenizer */
-    int pre;                 /* row of the pre-tokenizer table */
+    int pre; /* row of the pre-tokenizer table */
     const char *pre_name;
     pcre2_code *re[SLM__PRE_MAX_REGEX];
     int n_re;
@@ -71,16 +76,20 @@ struct slm_tokenizer {
 
 /* ---- construction (vocab.c) ---- */
 /* Allocates a tokenizer with n tokens whose texts total pool_bytes; tables zeroed, ids -1. */
-slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes, slm_tokenizer **out);
+slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes,
+                          slm_tokenizer **out);
 /* Sets token i's text (copied into the pool; tokens must be set in order 0, 1, ...). */
 void slm__tok_set_text(slm_tokenizer *t, int32_t i, const char *s, size_t n, size_t *pool_used);
 /* Builds the text map (a duplicated text maps to its last id), the byte tables and the partition
- * list once texts and attributes are set. */
+ * tables once texts and attributes are set. */
 slm_status slm__tok_finish(slm_tokenizer *t);
 /* Adds merge "a b" with the given rank (ids of a, b and the result); duplicates keep the first. */
 void slm__tok_add_merge(slm_tokenizer *t, int32_t a, int32_t b, int32_t merged, int32_t rank);
 slm_status slm__tok_alloc_merges(slm_tokenizer *t, uint64_t n_merges);
 
+/* True if token id is matched in raw text (user-defined always; control and unknown tokens only
+ * when parse_special). */
+bool slm__tok_partitions(const slm_tokenizer *t, int32_t id, bool parse_special);
 /* id of a token text or -1. */
 int32_t slm__tok_find(const slm_tokenizer *t, const char *s, size_t n);
 /* Merge of (a, b): rank or -1; *merged gets the result. */
@@ -96,7 +105,8 @@ static inline uint64_t slm__mix64(uint64_t x) {
     return x;
 }
 
-static inline int32_t slm__tok_merge(const slm_tokenizer *t, int32_t a, int32_t b, int32_t *merged) {
+static inline int32_t slm__tok_merge(const slm_tokenizer *t, int32_t a, int32_t b,
+                                     int32_t *merged) {
     if (!t->merge_key || a < 0 || b < 0) return -1;
     uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
     for (uint64_t h = slm__mix64(key) & t->merge_mask;; h = (h + 1) & t->merge_mask) {

@@ -4,6 +4,7 @@
 #include "tokenizer/internal.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <string.h>
 
 #define MAX_VOCAB (1 << 24)
@@ -17,18 +18,42 @@ struct kind_row {
 /* Defaults when the metadata does not name a special token (ids beyond the vocabulary are
  * dropped). */
 static const struct kind_row kind_table[SLM_TOKENIZER_KIND_COUNT] = {
-    [SLM_TOKENIZER_SPM] = {"llama", {[SLM_TOKEN_BOS] = 1, [SLM_TOKEN_EOS] = 2, [SLM_TOKEN_UNK] = 0,
-                                     [SLM_TOKEN_SEP] = -1, [SLM_TOKEN_PAD] = -1, [SLM_TOKEN_CLS] = -1,
-                                     [SLM_TOKEN_MASK] = -1},
-                           true, false, false, true},
-    [SLM_TOKENIZER_BPE] = {"gpt2", {[SLM_TOKEN_BOS] = 11, [SLM_TOKEN_EOS] = 11, [SLM_TOKEN_UNK] = -1,
-                                    [SLM_TOKEN_SEP] = -1, [SLM_TOKEN_PAD] = -1, [SLM_TOKEN_CLS] = -1,
-                                    [SLM_TOKEN_MASK] = -1},
-                           false, false, false, false},
-    [SLM_TOKENIZER_WPM] = {"bert", {[SLM_TOKEN_BOS] = 101, [SLM_TOKEN_EOS] = -1, [SLM_TOKEN_UNK] = 100,
-                                    [SLM_TOKEN_SEP] = 102, [SLM_TOKEN_PAD] = 0, [SLM_TOKEN_CLS] = 101,
-                                    [SLM_TOKEN_MASK] = 103},
-                           true, false, true, false},
+    [SLM_TOKENIZER_SPM] = {"llama",
+                           {[SLM_TOKEN_BOS] = 1,
+                            [SLM_TOKEN_EOS] = 2,
+                            [SLM_TOKEN_UNK] = 0,
+                            [SLM_TOKEN_SEP] = -1,
+                            [SLM_TOKEN_PAD] = -1,
+                            [SLM_TOKEN_CLS] = -1,
+                            [SLM_TOKEN_MASK] = -1},
+                           true,
+                           false,
+                           false,
+                           true},
+    [SLM_TOKENIZER_BPE] = {"gpt2",
+                           {[SLM_TOKEN_BOS] = 11,
+                            [SLM_TOKEN_EOS] = 11,
+                            [SLM_TOKEN_UNK] = -1,
+                            [SLM_TOKEN_SEP] = -1,
+                            [SLM_TOKEN_PAD] = -1,
+                            [SLM_TOKEN_CLS] = -1,
+                            [SLM_TOKEN_MASK] = -1},
+                           false,
+                           false,
+                           false,
+                           false},
+    [SLM_TOKENIZER_WPM] = {"bert",
+                           {[SLM_TOKEN_BOS] = 101,
+                            [SLM_TOKEN_EOS] = -1,
+                            [SLM_TOKEN_UNK] = 100,
+                            [SLM_TOKEN_SEP] = 102,
+                            [SLM_TOKEN_PAD] = 0,
+                            [SLM_TOKEN_CLS] = 101,
+                            [SLM_TOKEN_MASK] = 103},
+                           true,
+                           false,
+                           true,
+                           false},
 };
 
 static const char *const role_keys[SLM_TOKEN_ROLE_COUNT] = {
@@ -61,13 +86,17 @@ static slm_status get_flag(const slm_gguf *g, const char *key, bool *v) {
 
 static slm_status load_tokens(const slm_gguf *g, slm_tokenizer_kind kind, slm_tokenizer **out) {
     struct slm_gguf_array toks;
-    if (slm_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks) != SLM_OK || toks.elem_type != SLM_GGUF_STRING)
-        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: tokenizer.ggml.tokens missing or not strings");
+    if (slm_gguf_get_arr(g, "tokenizer.ggml.tokens", &toks) != SLM_OK ||
+        toks.elem_type != SLM_GGUF_STRING)
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "tokenizer: tokenizer.ggml.tokens missing or not strings");
     if (toks.count == 0 || toks.count > MAX_VOCAB)
-        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: %llu tokens", (unsigned long long)toks.count);
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: %llu tokens",
+                          (unsigned long long)toks.count);
     uint64_t pool = 0;
     for (uint64_t i = 0; i < toks.count; i++) pool += slm_gguf_arr_str(&toks, i).len;
-    if (pool > UINT32_MAX / 2) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: token texts too large");
+    if (pool > UINT32_MAX / 2)
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: token texts too large");
     int32_t n = (int32_t)toks.count;
     slm_tokenizer *t;
     slm_status st = slm__tok_alloc(kind, n, (size_t)pool, &t);
@@ -100,7 +129,11 @@ static slm_status load_tokens(const slm_gguf *g, slm_tokenizer_kind kind, slm_to
             slm_tokenizer_free(t);
             return slm__error(SLM_E_INVALID_MODEL, "tokenizer: scores is not %d numbers", n);
         }
-        for (int32_t i = 0; i < n; i++) t->score[i] = (float)slm_gguf_arr_f64(&a, (uint64_t)i);
+        for (int32_t i = 0; i < n; i++) {
+            /* NaN and out-of-range values would make the merge order meaningless */
+            double v = slm_gguf_arr_f64(&a, (uint64_t)i);
+            t->score[i] = v >= -FLT_MAX && v <= FLT_MAX ? (float)v : v > 0 ? FLT_MAX : -FLT_MAX;
+        }
     }
     *out = t;
     return SLM_OK;
@@ -108,9 +141,12 @@ static slm_status load_tokens(const slm_gguf *g, slm_tokenizer_kind kind, slm_to
 
 static slm_status load_merges(const slm_gguf *g, slm_tokenizer *t) {
     struct slm_gguf_array m;
-    if (slm_gguf_get_arr(g, "tokenizer.ggml.merges", &m) != SLM_OK || m.elem_type != SLM_GGUF_STRING)
-        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: tokenizer.ggml.merges missing or not strings");
-    if (m.count > INT32_MAX / 4) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: too many merges");
+    if (slm_gguf_get_arr(g, "tokenizer.ggml.merges", &m) != SLM_OK ||
+        m.elem_type != SLM_GGUF_STRING)
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "tokenizer: tokenizer.ggml.merges missing or not strings");
+    if (m.count > INT32_MAX / 4)
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: too many merges");
     slm_status st = slm__tok_alloc_merges(t, m.count);
     if (st != SLM_OK) return st;
     char *buf = slm__malloc(2 * (size_t)t->max_token_len + 2);
@@ -144,18 +180,21 @@ static void phi3_rstrip(const slm_gguf *g, slm_tokenizer *t) {
     if (id >= 0) t->attr[id] |= SLM__TOK_RSTRIP;
     static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>"};
     for (size_t k = 0; k < SLM_ARRAY_LEN(keep); k++)
-        if ((id = slm__tok_find(t, keep[k], strlen(keep[k]))) >= 0) t->attr[id] &= (uint8_t)~SLM__TOK_RSTRIP;
+        if ((id = slm__tok_find(t, keep[k], strlen(keep[k]))) >= 0)
+            t->attr[id] &= (uint8_t)~SLM__TOK_RSTRIP;
 }
 
 static slm_status from_gguf(const slm_gguf *g, slm_tokenizer **out) {
     char model[32];
     slm_status st = slm_gguf_get_str_buf(g, "tokenizer.ggml.model", model, sizeof model);
-    if (st == SLM_E_NOT_FOUND) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: no tokenizer.ggml.model");
+    if (st == SLM_E_NOT_FOUND)
+        return slm__error(SLM_E_INVALID_MODEL, "tokenizer: no tokenizer.ggml.model");
     if (st != SLM_OK) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: bad tokenizer.ggml.model");
     int kind = -1;
     for (int k = 0; k < SLM_TOKENIZER_KIND_COUNT; k++)
         if (!strcmp(model, kind_table[k].model)) kind = k;
-    if (kind < 0) return slm__error(SLM_E_UNSUPPORTED, "tokenizer: model '%s' is not supported", model);
+    if (kind < 0)
+        return slm__error(SLM_E_UNSUPPORTED, "tokenizer: model '%s' is not supported", model);
     const struct kind_row *row = &kind_table[kind];
 
     int pre = 0;

@@ -14,7 +14,7 @@ struct bigram {
 };
 
 struct spm_work {
-    char *buf;      /* escaped text */
+    char *buf; /* escaped text */
     uint32_t *start, *len;
     int32_t *prev, *next;
     struct bigram *heap;
@@ -74,13 +74,14 @@ static slm_status emit_symbol(const slm_tokenizer *t, const char *s, uint32_t n,
     for (uint32_t k = 0; k < n; k++) bytes = bytes && t->byte_tok[(uint8_t)s[k]] >= 0;
     if (!bytes) {
         if (t->special[SLM_TOKEN_UNK] < 0)
-            return slm__error(SLM_E_INVALID_INPUT,
-                              "tokenize: the vocabulary cannot spell '%.*s' and has no unknown token",
-                              (int)n, s);
+            return slm__error(
+                SLM_E_INVALID_INPUT,
+                "tokenize: the vocabulary cannot spell '%.*s' and has no unknown token", (int)n, s);
         return slm__ids_push(out, t->special[SLM_TOKEN_UNK]);
     }
     slm_status st = SLM_OK;
-    for (uint32_t k = 0; k < n && st == SLM_OK; k++) st = slm__ids_push(out, t->byte_tok[(uint8_t)s[k]]);
+    for (uint32_t k = 0; k < n && st == SLM_OK; k++)
+        st = slm__ids_push(out, t->byte_tok[(uint8_t)s[k]]);
     return st;
 }
 
@@ -103,8 +104,10 @@ slm_status slm__spm_encode(const slm_tokenizer *t, const char *s, size_t n, bool
     size_t m = 0;
     if (prefix_space) memcpy(w.buf, sp, 3), m = 3;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == ' ') memcpy(w.buf + m, sp, 3), m += 3;
-        else w.buf[m++] = s[i];
+        if (s[i] == ' ')
+            memcpy(w.buf + m, sp, 3), m += 3;
+        else
+            w.buf[m++] = s[i];
     }
     /* characters; a byte that starts no well-formed sequence is a symbol of its own */
     int32_t n_sym = 0;

@@ -24,79 +24,45 @@ static int cmp_occ(const void *pa, const void *pb) {
     return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-static bool takes_part(const slm_tokenizer *t, int32_t id, bool parse_special) {
-    uint8_t a = t->attr[id];
-    if (!(a & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) || !t->len[id]) return false;
-    return parse_special || !(a & (SLM__TOK_CONTROL | SLM__TOK_UNKNOWN));
-}
-
 /* Finds every occurrence of an eligible special token; *occ is a new array (sorted by rank, then
  * position). */
-static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t n, bool parse_special,
-                                   struct occ **occ, size_t *n_occ) {
+static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t n,
+                                   bool parse_special, struct occ **occ, size_t *n_occ) {
     *occ = NULL;
     *n_occ = 0;
-    if (!t->n_partition) return SLM_OK;
-    /* lengths of eligible tokens per first byte, as a bitmask over the distinct lengths */
-    uint32_t lens[64];
-    int n_lens = 0;
-    uint64_t mask[256] = {0};
-    bool any = false;
-    for (int32_t r = 0; r < t->n_partition; r++) {
-        int32_t id = t->partition[r];
-        if (!takes_part(t, id, parse_special)) continue;
-        uint32_t L = t->len[id];
-        int k = 0;
-        while (k < n_lens && lens[k] != L) k++;
-        if (k == n_lens) {
-            if (n_lens == 64) return slm__error(SLM_E_UNSUPPORTED, "tokenizer: too many special-token lengths");
-            lens[n_lens++] = L;
-        }
-        mask[(uint8_t)t->pool[t->off[id]]] |= 1ull << k;
-        any = true;
-    }
-    if (!any) return SLM_OK;
-    int32_t *rank_of = NULL;
+    const uint32_t *off = t->pl_off[parse_special];
+    if (off[0] == off[256]) return SLM_OK;
     size_t cap = 0;
     struct occ *v = NULL;
     for (size_t p = 0; p < n; p++) {
-        uint64_t m = mask[(uint8_t)s[p]];
-        while (m) {
-            int k = __builtin_ctzll(m);
-            m &= m - 1;
-            if (lens[k] > n - p) continue;
-            int32_t id = slm__tok_find(t, s + p, lens[k]);
-            if (id < 0 || !takes_part(t, id, parse_special)) continue;
-            if (!rank_of) {
-                rank_of = slm__malloc((size_t)t->n_vocab * sizeof *rank_of);
-                if (!rank_of) goto nomem;
-                memset(rank_of, 0xff, (size_t)t->n_vocab * sizeof *rank_of);
-                for (int32_t r = 0; r < t->n_partition; r++) rank_of[t->partition[r]] = r;
-            }
+        uint8_t b = (uint8_t)s[p];
+        for (uint32_t k = off[b]; k < off[b + 1]; k++) {
+            uint32_t L = t->plen[k];
+            if (L > n - p) break;
+            int32_t id = slm__tok_find(t, s + p, L);
+            if (id < 0 || !slm__tok_partitions(t, id, parse_special)) continue;
             if (*n_occ == cap) {
                 cap = cap ? cap * 2 : 16;
                 struct occ *nv = slm__realloc(v, cap * sizeof *v);
-                if (!nv) goto nomem;
+                if (!nv) {
+                    slm__free(v);
+                    *n_occ = 0;
+                    return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+                }
                 v = nv;
             }
-            v[(*n_occ)++] = (struct occ){rank_of[id], id, p};
+            v[(*n_occ)++] = (struct occ){t->part_rank[id], id, p};
         }
     }
-    slm__free(rank_of);
     if (*n_occ) qsort(v, *n_occ, sizeof *v, cmp_occ);
     *occ = v;
     return SLM_OK;
-nomem:
-    slm__free(rank_of);
-    slm__free(v);
-    *n_occ = 0;
-    return slm__error(SLM_E_NOMEM, "tokenize: out of memory");
 }
 
 /* Marks in claim[] (0 = raw text, -1 = whitespace eaten by LSTRIP/RSTRIP, id+1 at the first byte
  * of a claimed token and -2 on its other bytes) the occurrences each token takes. */
-static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, const struct occ *occ,
-                              size_t n_occ, int32_t *claim) {
+static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n,
+                              const struct occ *occ, size_t n_occ, int32_t *claim) {
     size_t i = 0;
     while (i < n_occ) {
         int32_t rank = occ[i].rank, id = occ[i].id;
@@ -113,10 +79,12 @@ static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, c
             for (size_t k = 1; k < L; k++) claim[p + k] = -2;
             cursor = p + L;
             if (a & SLM__TOK_LSTRIP)
-                for (size_t q = p; q > 0 && claim[q - 1] == 0 && isspace((unsigned char)s[q - 1]); q--)
+                for (size_t q = p; q > 0 && claim[q - 1] == 0 && isspace((unsigned char)s[q - 1]);
+                     q--)
                     claim[q - 1] = -1;
             if (a & SLM__TOK_RSTRIP)
-                for (; cursor < n && claim[cursor] == 0 && isspace((unsigned char)s[cursor]); cursor++)
+                for (; cursor < n && claim[cursor] == 0 && isspace((unsigned char)s[cursor]);
+                     cursor++)
                     claim[cursor] = -1;
         }
     }
@@ -125,15 +93,19 @@ static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n, c
 static slm_status encode_raw(const slm_tokenizer *t, const char *s, size_t n, bool after_special,
                              slm__ids *out) {
     switch (t->kind) {
-    case SLM_TOKENIZER_SPM: return slm__spm_encode(t, s, n, t->add_space_prefix && after_special, out);
-    case SLM_TOKENIZER_BPE: return slm__bpe_encode(t, s, n, out);
-    case SLM_TOKENIZER_WPM: return slm__wpm_encode(t, s, n, out);
-    default: SLM_PANIC("bad tokenizer kind %d", (int)t->kind);
+    case SLM_TOKENIZER_SPM:
+        return slm__spm_encode(t, s, n, t->add_space_prefix && after_special, out);
+    case SLM_TOKENIZER_BPE:
+        return slm__bpe_encode(t, s, n, out);
+    case SLM_TOKENIZER_WPM:
+        return slm__wpm_encode(t, s, n, out);
+    default:
+        SLM_PANIC("bad tokenizer kind %d", (int)t->kind);
     }
 }
 
-static slm_status encode_fragments(const slm_tokenizer *t, const char *s, size_t n, bool parse_special,
-                                   slm__ids *out) {
+static slm_status encode_fragments(const slm_tokenizer *t, const char *s, size_t n,
+                                   bool parse_special, slm__ids *out) {
     struct occ *occ;
     size_t n_occ;
     slm_status st = find_occurrences(t, s, n, parse_special, &occ, &n_occ);
@@ -175,8 +147,10 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, un
     bool add = flags & SLM_TOKENIZE_ADD_SPECIAL;
     slm__ids out = {0};
     slm_status st = SLM_OK;
-    int32_t bos = t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_CLS] : t->special[SLM_TOKEN_BOS];
-    int32_t eos = t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_SEP] : t->special[SLM_TOKEN_EOS];
+    int32_t bos =
+        t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_CLS] : t->special[SLM_TOKEN_BOS];
+    int32_t eos =
+        t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_SEP] : t->special[SLM_TOKEN_EOS];
     bool add_eos = t->kind == SLM_TOKENIZER_WPM ? t->add_sep : t->add_eos;
     if (add && t->add_bos && bos >= 0) st = slm__ids_push(&out, bos);
     if (st == SLM_OK) st = encode_fragments(t, text, len, flags & SLM_TOKENIZE_PARSE_SPECIAL, &out);

@@ -24,7 +24,8 @@ static uint64_t pow2_at_least(uint64_t n) {
     return c;
 }
 
-slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes, slm_tokenizer **out) {
+slm_status slm__tok_alloc(slm_tokenizer_kind kind, int32_t n, size_t pool_bytes,
+                          slm_tokenizer **out) {
     *out = NULL;
     if (n <= 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer: empty vocabulary");
     if (pool_bytes + (size_t)n >= UINT32_MAX)
@@ -101,6 +102,56 @@ static int cmp_partition(const void *pa, const void *pb, void *ctx) {
     return a < b ? -1 : a > b;
 }
 
+bool slm__tok_partitions(const slm_tokenizer *t, int32_t id, bool parse_special) {
+    uint8_t a = t->attr[id];
+    if (!(a & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) || !t->len[id]) return false;
+    return parse_special || !(a & (SLM__TOK_CONTROL | SLM__TOK_UNKNOWN));
+}
+
+static int cmp_u64(const void *pa, const void *pb) {
+    uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+    return (a > b) - (a < b);
+}
+
+/* part_rank and, per mode and first byte, the distinct lengths of eligible tokens. */
+static slm_status build_partition_tables(slm_tokenizer *t) {
+    t->part_rank = slm__malloc((size_t)t->n_vocab * sizeof *t->part_rank);
+    /* keys (mode, first byte, length), sorted and deduplicated */
+    uint64_t *keys = slm__malloc(2 * ((size_t)t->n_partition + 1) * sizeof *keys);
+    t->plen = slm__malloc(2 * ((size_t)t->n_partition + 1) * sizeof *t->plen);
+    if (!t->part_rank || !keys || !t->plen) {
+        slm__free(keys);
+        return slm__error(SLM_E_NOMEM, "tokenizer: out of memory");
+    }
+    memset(t->part_rank, 0xff, (size_t)t->n_vocab * sizeof *t->part_rank);
+    size_t nk = 0;
+    for (int32_t r = 0; r < t->n_partition; r++) {
+        int32_t id = t->partition[r];
+        t->part_rank[id] = r;
+        uint64_t b = (uint8_t)t->pool[t->off[id]];
+        for (uint64_t m = 0; m < 2; m++)
+            if (slm__tok_partitions(t, id, m == 1)) keys[nk++] = m << 40 | b << 32 | t->len[id];
+    }
+    qsort(keys, nk, sizeof *keys, cmp_u64);
+    size_t np = 0;
+    memset(t->pl_off, 0, sizeof t->pl_off);
+    for (size_t k = 0; k < nk; k++) {
+        if (k && keys[k] == keys[k - 1]) continue;
+        unsigned m = (unsigned)(keys[k] >> 40), b = (unsigned)(keys[k] >> 32) & 0xff;
+        t->plen[np++] = (uint32_t)keys[k];
+        t->pl_off[m][b + 1]++;
+    }
+    /* counts -> offsets: mode 0 occupies the start of plen, mode 1 follows */
+    uint32_t base = 0;
+    for (unsigned m = 0; m < 2; m++) {
+        t->pl_off[m][0] = base;
+        for (unsigned b = 1; b <= 256; b++) t->pl_off[m][b] += t->pl_off[m][b - 1];
+        base = t->pl_off[m][256];
+    }
+    slm__free(keys);
+    return SLM_OK;
+}
+
 slm_status slm__tok_finish(slm_tokenizer *t) {
     int32_t n_part = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
@@ -121,6 +172,8 @@ slm_status slm__tok_finish(slm_tokenizer *t) {
         if ((t->attr[i] & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) && t->len[i] > 0)
             t->partition[t->n_partition++] = i;
     qsort_r(t->partition, (size_t)t->n_partition, sizeof *t->partition, cmp_partition, t);
+    slm_status st = build_partition_tables(t);
+    if (st != SLM_OK) return st;
 
     if (t->kind == SLM_TOKENIZER_SPM) {
         for (int b = 0; b < 256; b++) {
@@ -155,10 +208,14 @@ void slm_tokenizer_free(slm_tokenizer *t) {
     slm__free(t->merge_rank);
     slm__free(t->merge_id);
     slm__free(t->partition);
+    slm__free(t->part_rank);
+    slm__free(t->plen);
     slm__free(t);
 }
 
-slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t) { return t->kind; }
+slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t) {
+    return t->kind;
+}
 
 const char *slm_tokenizer_kind_name(slm_tokenizer_kind k) {
     static const char *const names[SLM_TOKENIZER_KIND_COUNT] = {
@@ -166,8 +223,12 @@ const char *slm_tokenizer_kind_name(slm_tokenizer_kind k) {
     return (unsigned)k < SLM_TOKENIZER_KIND_COUNT ? names[k] : "unknown";
 }
 
-const char *slm_tokenizer_pre_name(const slm_tokenizer *t) { return t->pre_name; }
-int32_t slm_tokenizer_n_vocab(const slm_tokenizer *t) { return t->n_vocab; }
+const char *slm_tokenizer_pre_name(const slm_tokenizer *t) {
+    return t->pre_name;
+}
+int32_t slm_tokenizer_n_vocab(const slm_tokenizer *t) {
+    return t->n_vocab;
+}
 
 int32_t slm_tokenizer_token_id(const slm_tokenizer *t, slm_token_role role) {
     return (unsigned)role < SLM_TOKEN_ROLE_COUNT ? t->special[role] : -1;

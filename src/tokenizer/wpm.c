@@ -22,13 +22,15 @@ static bool is_space(uint32_t c) {
 }
 
 static bool is_punct(uint32_t c, utf8proc_category_t cat) {
-    if (c < 0x7F) return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126);
+    if (c < 0x7F)
+        return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+               (c >= 123 && c <= 126);
     return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
 }
 
 static bool is_other(utf8proc_category_t cat) {
-    return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
-           cat == UTF8PROC_CATEGORY_CO;
+    return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
+           cat == UTF8PROC_CATEGORY_CS || cat == UTF8PROC_CATEGORY_CO;
 }
 
 struct wpm_work {
@@ -67,14 +69,18 @@ static slm_status word_end(struct wpm_work *w) {
         int32_t id = -1;
         for (; j > i; j--)
             if ((id = slm__tok_find(t, w->word + i, j - i)) >= 0) break;
-        if (id < 0) ok = false;
-        else st = slm__ids_push(w->out, id), i = j;
+        if (id < 0)
+            ok = false;
+        else
+            st = slm__ids_push(w->out, id), i = j;
     }
     if (st == SLM_OK && !ok) {
         w->out->n = mark;
         if (t->special[SLM_TOKEN_UNK] < 0)
-            st = slm__error(SLM_E_INVALID_INPUT, "tokenize: word cannot be spelled and there is no unknown token");
-        else st = slm__ids_push(w->out, t->special[SLM_TOKEN_UNK]);
+            st = slm__error(SLM_E_INVALID_INPUT,
+                            "tokenize: word cannot be spelled and there is no unknown token");
+        else
+            st = slm__ids_push(w->out, t->special[SLM_TOKEN_UNK]);
     }
     w->n = 0;
     w->n_chars = 0;
@@ -85,7 +91,8 @@ static slm_status word_end(struct wpm_work *w) {
 static int strip_accents(const slm_tokenizer *t, uint32_t c, uint32_t dst[8]) {
     utf8proc_int32_t d[8];
     int last = 0;
-    utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)c, d, 8, UTF8PROC_DECOMPOSE, &last);
+    utf8proc_ssize_t k =
+        utf8proc_decompose_char((utf8proc_int32_t)c, d, 8, UTF8PROC_DECOMPOSE, &last);
     if (k <= 0 || k > 8) {
         dst[0] = c;
         return 1;
@@ -105,17 +112,23 @@ slm_status slm__wpm_encode(const slm_tokenizer *t, const char *s, size_t n, slm_
     slm_status st = SLM_OK;
     for (size_t i = 0; i < n && st == SLM_OK;) {
         utf8proc_int32_t c;
-        utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+        utf8proc_ssize_t l =
+            utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
         if (l <= 0) {
             c = 0xFFFD;
             l = 1;
         }
         i += (size_t)l;
+        utf8proc_category_t cat = utf8proc_category(c);
+        /* Hugging Face drops control characters (\v, \f, U+0085 too) before it looks for
+         * whitespace; the reference treats those as whitespace. */
+        bool hf = t->wpm_accents == SLM__WPM_DROP_MN;
+        if (hf && c != '\t' && c != '\n' && c != '\r' && is_other(cat)) continue;
         if (is_space((uint32_t)c)) {
             st = word_end(&w);
             continue;
         }
-        if (c == 0 || (c == 0xFFFD && l > 1) || is_other(utf8proc_category(c))) continue;
+        if (c == 0 || (c == 0xFFFD && l > 1) || is_other(cat)) continue;
         uint32_t parts[8];
         int np = strip_accents(t, (uint32_t)c, parts);
         for (int k = 0; k < np && st == SLM_OK; k++) {

@@ -137,8 +137,8 @@ static double position_error(const float *ours, const cJSON *pos, double *abs_er
     double scale = 0, worst = 0;
     cJSON_ArrayForEach(e, top) scale = fmax(scale, fabs(cJSON_GetArrayItem(e, 1)->valuedouble));
     cJSON_ArrayForEach(e, top) {
-        double err = fabs(ours[cJSON_GetArrayItem(e, 0)->valueint] -
-                          cJSON_GetArrayItem(e, 1)->valuedouble);
+        double err =
+            fabs(ours[cJSON_GetArrayItem(e, 0)->valueint] - cJSON_GetArrayItem(e, 1)->valuedouble);
         worst = fmax(worst, err / fmax(scale, 1e-6));
         *abs_err = fmax(*abs_err, err);
     }
@@ -153,7 +153,8 @@ static void check_golden(slm_model *m, const slm_tokenizer *tok, const char *gol
     cJSON *g = tu_read_json(gpath);
     assert_non_null(g);
     const int n_vocab = (int)slm_model_get_hparams(m)->n_vocab;
-    cJSON *pt = cJSON_GetObjectItem(g, "prompt_tokens"), *gt = cJSON_GetObjectItem(g, "generated_tokens");
+    cJSON *pt = cJSON_GetObjectItem(g, "prompt_tokens"),
+          *gt = cJSON_GetObjectItem(g, "generated_tokens");
     cJSON *positions = cJSON_GetObjectItem(g, "positions");
     int P = cJSON_GetArraySize(pt), G = cJSON_GetArraySize(gt);
     int32_t *prompt = calloc((size_t)P, sizeof *prompt), *gen = calloc((size_t)G, sizeof *gen);
@@ -183,8 +184,8 @@ static void check_golden(slm_model *m, const slm_tokenizer *tok, const char *gol
                                                cJSON_GetArrayItem(positions, i), &max_abs, &top1));
     for (int k = 0; k < G; k++) {
         TU_ASSERT_OK(slm_session_eval(s, &gen[k], 1, &logits));
-        max_rel = fmax(max_rel, position_error(logits, cJSON_GetArrayItem(positions, P + k),
-                                               &max_abs, &top1));
+        max_rel = fmax(
+            max_rel, position_error(logits, cJSON_GetArrayItem(positions, P + k), &max_abs, &top1));
     }
     TU_ASSERT_OK(slm_session_rewind(s, 0));
     TU_ASSERT_OK(slm_session_eval(s, prompt, (size_t)P, &logits));
@@ -257,11 +258,13 @@ static void test_tinystories_types(void **state) {
         for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
             const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
             const struct slm_gguf_tensor *r = slm_gguf_find_tensor(ref, t->name);
-            slm_type want = t->n_dims == 1 ? SLM_TYPE_F32 : slm_quant_type_for_row(types[k], t->ne[0]);
+            slm_type want =
+                t->n_dims == 1 ? SLM_TYPE_F32 : slm_quant_type_for_row(types[k], t->ne[0]);
             assert_int_equal(t->type, want);
             void *q = malloc(t->n_bytes);
             TU_ASSERT_OK(slm_type_quantize(t->type, r->data, q, (int64_t)r->n_elements));
-            if (memcmp(q, t->data, t->n_bytes)) fail_msg("%s %s differs", slm_type_name(types[k]), t->name);
+            if (memcmp(q, t->data, t->n_bytes))
+                fail_msg("%s %s differs", slm_type_name(types[k]), t->name);
             free(q);
         }
         uint32_t ft;
@@ -308,11 +311,14 @@ static void test_wordpiece_vocabulary(void **state) {
     void *mem;
     slm_gguf *g = tokenizer_gguf(tj, 0, &mem), *ref;
     TU_ASSERT_OK(slm_gguf_open(ref_path, NULL, &ref));
-    static const char *const keys[] = {
-        "tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.token_type",
-        "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.seperator_token_id",
-        "tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id",
-        "tokenizer.ggml.mask_token_id"};
+    static const char *const keys[] = {"tokenizer.ggml.model",
+                                       "tokenizer.ggml.tokens",
+                                       "tokenizer.ggml.token_type",
+                                       "tokenizer.ggml.unknown_token_id",
+                                       "tokenizer.ggml.seperator_token_id",
+                                       "tokenizer.ggml.padding_token_id",
+                                       "tokenizer.ggml.cls_token_id",
+                                       "tokenizer.ggml.mask_token_id"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         int64_t i = slm_gguf_find_key(ref, keys[k]), j = slm_gguf_find_key(g, keys[k]);
         if (i < 0 || j < 0 || !kv_equal(ref, i, g, j)) fail_msg("'%s' differs", keys[k]);
@@ -352,7 +358,7 @@ static void test_bytelevel_vocabulary(void **state) {
     assert_int_equal(a.count, 48900);
     TU_ASSERT_OK(slm_gguf_get_arr(g, "tokenizer.ggml.token_type", &a));
     assert_int_equal(a.count, 49160);
-    assert_int_equal(slm_gguf_arr_i64(&a, 1), 3);     /* <|im_start|>: control */
+    assert_int_equal(slm_gguf_arr_i64(&a, 1), 3); /* <|im_start|>: control */
     assert_int_equal(slm_gguf_arr_i64(&a, 1000), 1);
     assert_int_equal(slm_gguf_arr_i64(&a, 49159), 5); /* padding: unused */
     slm_tokenizer *tok;
@@ -395,8 +401,11 @@ static char *folder_with_config(const char *name, const char *config) {
     char *f = malloc(4200), path[4300];
     snprintf(f, 4200, "%s/%s", dir, name);
     char *out = NULL;
-    assert_int_equal(tu_run(&out, "mkdir -p %s && ln -sf %s/model.safetensors %s/tokenizer.json "
-                            "%s/tokenizer_config.json %s/", f, ts, ts, ts, f), 0);
+    assert_int_equal(tu_run(&out,
+                            "mkdir -p %s && ln -sf %s/model.safetensors %s/tokenizer.json "
+                            "%s/tokenizer_config.json %s/",
+                            f, ts, ts, ts, f),
+                     0);
     free(out);
     snprintf(path, sizeof path, "%s/config.json", f);
     write_file(path, config);
@@ -463,22 +472,28 @@ static void test_cli(void **state) {
     assert_int_equal(cJSON_GetObjectItem(j, "tensors")->valueint, 20);
     cJSON_Delete(j);
     free(out);
-    assert_int_equal(tu_run(&out, "%s quantize %s/cli.gguf %s/cli4.gguf q4_0 --json", slm, dir, dir), 0);
+    assert_int_equal(
+        tu_run(&out, "%s quantize %s/cli.gguf %s/cli4.gguf q4_0 --json", slm, dir, dir), 0);
     j = cJSON_Parse(out);
     assert_int_equal(cJSON_GetObjectItem(j, "quantized")->valueint, 15);
     cJSON_Delete(j);
     free(out);
-    assert_int_equal(tu_run(&out, "%s quantize %s/cli.gguf %s/cli5.gguf q4_k 2>&1", slm, dir, dir), 5);
+    assert_int_equal(tu_run(&out, "%s quantize %s/cli.gguf %s/cli5.gguf q4_k 2>&1", slm, dir, dir),
+                     5);
     assert_non_null(strstr(out, "rows of 128"));
     free(out);
-    assert_int_equal(tu_run(&out, "%s quantize %s/cli.gguf %s/cli5.gguf q4_k --fallback", slm, dir, dir), 0);
+    assert_int_equal(
+        tu_run(&out, "%s quantize %s/cli.gguf %s/cli5.gguf q4_k --fallback", slm, dir, dir), 0);
     free(out);
     assert_int_equal(tu_run(&out, "%s quantize %s/cli.gguf %s/x.gguf q9 2>&1", slm, dir, dir), 2);
     free(out);
     assert_int_equal(tu_run(&out, "%s convert %s/none %s/x.gguf --json 2>&1", slm, dir, dir), 3);
     free(out);
-    assert_int_equal(tu_run(&out, "%s run %s/cli5.gguf 'Once upon a time' --max-tokens 4 "
-                            "--temperature 0 2>&1", slm, dir), 0);
+    assert_int_equal(tu_run(&out,
+                            "%s run %s/cli5.gguf 'Once upon a time' --max-tokens 4 "
+                            "--temperature 0 2>&1",
+                            slm, dir),
+                     0);
     free(out);
     free(slm);
     free(ts);

@@ -61,6 +61,9 @@ slm_status slm_arch_from_name(const char *name, slm_arch *out);
  * unknown architecture; SLM_E_INVALID_MODEL (with the key or tensor named) otherwise. */
 slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *out);
 
+/* load_type of struct slm_model_params and struct slm_footprint_params: weights as stored. */
+#define SLM_LOAD_TYPE_KEEP SLM_TYPE_COUNT
+
 typedef enum slm_kv_type {
     SLM_KV_F16 = 0,
     SLM_KV_F32 = 1,
@@ -74,6 +77,7 @@ struct slm_footprint_params {
     uint32_t n_batch; /* prompt tokens per forward pass (default 512, capped at n_ctx) */
     int n_threads;    /* 0 = every CPU (each thread has attention scratch) */
     slm_kv_type kv_type;
+    slm_type load_type; /* as in struct slm_model_params (default SLM_LOAD_TYPE_KEEP) */
 };
 struct slm_footprint_params slm_footprint_default_params(void);
 
@@ -96,6 +100,14 @@ typedef struct slm_model slm_model;
 
 struct slm_model_params {
     bool prefault; /* read every weight page at load so the first request does not fault them in */
+    /* Load-time quantization. SLM_LOAD_TYPE_KEEP (default): weights used as stored, from the
+     * mapping. A writable type (Q8_0, Q4_0, Q4_K, ...: slm_quant_type_writable in
+     * slm/convert.h): every weight matrix stored as F32, F16 or BF16 is converted into it at
+     * load, in heap memory, and its file pages are released; a matrix whose rows do not fit gets
+     * the type slm_quant_type_for_row gives (as `slm quantize --fallback`). Matrices already
+     * quantized, 1-D tensors and position / token-type tables stay as stored. */
+    slm_type load_type;
+    int n_threads; /* threads for load-time quantization; 0 = every CPU */
 };
 struct slm_model_params slm_model_default_params(void);
 

@@ -8,8 +8,10 @@
 
 static bool parse_type(const char *name, bool json, slm_type *out) {
     if (slm_type_from_name(name, out) != SLM_OK || !slm_quant_type_writable(*out)) {
-        cli_fail(json, SLM_E_INVALID_ARG, "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, "
-                 "q5_0, q5_1, q4_k, q5_k, q6_k)", name);
+        cli_fail(json, SLM_E_INVALID_ARG,
+                 "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, "
+                 "q5_0, q5_1, q4_k, q5_k, q6_k)",
+                 name);
         return false;
     }
     return true;

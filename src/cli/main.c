@@ -9,9 +9,11 @@ static const struct cli_command commands[] = {
     {"run", cmd_run,
      "run MODEL [PROMPT] [--chat] [--system S] [--max-tokens N] [--temperature T] [--top-k K]\n"
      "      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--ignore-eos]\n"
-     "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
+     "      [--threads T] [--ctx N] [--load-type q8_0|q4_0|q4_k|...] [--json]: generate text\n"
+     "      (no PROMPT: interactive chat; --load-type quantizes F32/F16/BF16 weights at load)"},
     {"logits", cmd_logits,
-     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
+     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--load-type TYPE] [--json]: top logits at\n"
+     "      every position"},
     {"bench", cmd_bench,
      "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},

@@ -76,17 +76,38 @@ static const struct family {
     const char *layer_prefix; /* then "<n>." and a per-layer suffix */
     const struct name_map *globals, *layers;
     size_t n_globals, n_layers;
-    const char *skip[4];      /* name prefixes without a GGUF counterpart */
+    const char *skip[4]; /* name prefixes without a GGUF counterpart */
 } families[] = {
-    {SLM_ARCH_LLAMA, {"LlamaForCausalLM", "LlamaModel"}, "llama", NULL, "model.layers.",
-     decoder_globals, decoder_layers, SLM_ARRAY_LEN(decoder_globals), SLM_ARRAY_LEN(decoder_layers),
+    {SLM_ARCH_LLAMA,
+     {"LlamaForCausalLM", "LlamaModel"},
+     "llama",
+     NULL,
+     "model.layers.",
+     decoder_globals,
+     decoder_layers,
+     SLM_ARRAY_LEN(decoder_globals),
+     SLM_ARRAY_LEN(decoder_layers),
      {".rotary_emb.inv_freq"}},
-    {SLM_ARCH_QWEN2, {"Qwen2ForCausalLM", "Qwen2Model"}, "qwen2", NULL, "model.layers.",
-     decoder_globals, decoder_layers, SLM_ARRAY_LEN(decoder_globals), SLM_ARRAY_LEN(decoder_layers),
+    {SLM_ARCH_QWEN2,
+     {"Qwen2ForCausalLM", "Qwen2Model"},
+     "qwen2",
+     NULL,
+     "model.layers.",
+     decoder_globals,
+     decoder_layers,
+     SLM_ARRAY_LEN(decoder_globals),
+     SLM_ARRAY_LEN(decoder_layers),
      {".rotary_emb.inv_freq"}},
-    {SLM_ARCH_BERT, {"BertModel", "BertForMaskedLM", "BertForPreTraining"}, "bert", "bert.",
-     "encoder.layer.", bert_globals, bert_layers, SLM_ARRAY_LEN(bert_globals),
-     SLM_ARRAY_LEN(bert_layers), {"embeddings.position_ids", "pooler.", "cls."}},
+    {SLM_ARCH_BERT,
+     {"BertModel", "BertForMaskedLM", "BertForPreTraining"},
+     "bert",
+     "bert.",
+     "encoder.layer.",
+     bert_globals,
+     bert_layers,
+     SLM_ARRAY_LEN(bert_globals),
+     SLM_ARRAY_LEN(bert_layers),
+     {"embeddings.position_ids", "pooler.", "cls."}},
 };
 
 struct conv {
@@ -105,8 +126,8 @@ struct conv {
 
 /* ---- config.json ---- */
 
-static slm_status cfg_num(const cJSON *cfg, const char *key, bool required, double dflt,
-                          double lo, double hi, double *out) {
+static slm_status cfg_num(const cJSON *cfg, const char *key, bool required, double dflt, double lo,
+                          double hi, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (!v || cJSON_IsNull(v)) {
         if (required) return slm__error(SLM_E_INVALID_MODEL, "config.json: '%s' is missing", key);
@@ -114,8 +135,8 @@ static slm_status cfg_num(const cJSON *cfg, const char *key, bool required, doub
         return SLM_OK;
     }
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return slm__error(SLM_E_INVALID_MODEL, "config.json: '%s' must be a number in %g..%g",
-                          key, lo, hi);
+        return slm__error(SLM_E_INVALID_MODEL, "config.json: '%s' must be a number in %g..%g", key,
+                          lo, hi);
     *out = v->valuedouble;
     return SLM_OK;
 }
@@ -146,7 +167,8 @@ static slm_status read_config(struct conv *c) {
     if (st != SLM_OK) return st;
     c->cfg = cJSON_ParseWithLength(m.data ? (const char *)m.data : "", (size_t)m.size);
     slm__unmap(&m);
-    if (!cJSON_IsObject(c->cfg)) return slm__error(SLM_E_INVALID_MODEL, "config.json: not a JSON object");
+    if (!cJSON_IsObject(c->cfg))
+        return slm__error(SLM_E_INVALID_MODEL, "config.json: not a JSON object");
     const cJSON *archs = cJSON_GetObjectItemCaseSensitive(c->cfg, "architectures");
     const cJSON *cls = cJSON_GetArrayItem(archs, 0);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c->cfg, "model_type");
@@ -159,7 +181,8 @@ static slm_status read_config(struct conv *c) {
             c->fam = &families[f];
     }
     if (!c->fam)
-        return slm__error(SLM_E_UNSUPPORTED, "config.json: architecture '%s' is not supported "
+        return slm__error(SLM_E_UNSUPPORTED,
+                          "config.json: architecture '%s' is not supported "
                           "(LlamaForCausalLM, Qwen2ForCausalLM, BertModel)",
                           cJSON_IsString(cls)  ? cls->valuestring
                           : cJSON_IsString(mt) ? mt->valuestring
@@ -210,8 +233,10 @@ static slm_status pooling_type(const struct conv *c, uint32_t *out) {
                      cfg_true(j, "pooling_mode_mean_sqrt_len_tokens");
         cJSON_Delete(j);
         if (*out == UINT32_MAX || other)
-            return slm__error(SLM_E_UNSUPPORTED, "%s: only mean, CLS and last-token pooling are "
-                              "supported", path);
+            return slm__error(SLM_E_UNSUPPORTED,
+                              "%s: only mean, CLS and last-token pooling are "
+                              "supported",
+                              path);
     }
     slm_error_clear();
     return SLM_OK;
@@ -237,7 +262,8 @@ static slm_status write_hparams_decoder(struct conv *c) {
         return slm__error(SLM_E_UNSUPPORTED, "config.json: llama with attention or MLP biases");
     /* RoPE: "rope_theta" and "rope_scaling" (transformers 4), or "rope_parameters" (5). */
     const cJSON *rope = cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling");
-    if (!rope || cJSON_IsNull(rope)) rope = cJSON_GetObjectItemCaseSensitive(cfg, "rope_parameters");
+    if (!rope || cJSON_IsNull(rope))
+        rope = cJSON_GetObjectItemCaseSensitive(cfg, "rope_parameters");
     if (!cJSON_GetObjectItemCaseSensitive(cfg, "rope_theta") && cJSON_IsObject(rope) &&
         (st = cfg_num(rope, "rope_theta", false, 10000.0, 1.0, 1e9, &theta)))
         return st;
@@ -247,18 +273,21 @@ static slm_status write_hparams_decoder(struct conv *c) {
     double factor = 1.0;
     if (rope && !cJSON_IsNull(rope) && !linear &&
         !(cJSON_IsString(type) && !strcmp(type->valuestring, "default")))
-        return slm__error(SLM_E_UNSUPPORTED, "config.json: RoPE scaling '%s' is not supported "
+        return slm__error(SLM_E_UNSUPPORTED,
+                          "config.json: RoPE scaling '%s' is not supported "
                           "(default and linear are)",
                           cJSON_IsString(type) ? type->valuestring : "?");
     if (linear && (st = cfg_num(rope, "factor", true, 1, 1e-3, 1e3, &factor))) return st;
-    if ((st = set_u32(c, "context_length", ctx)) || (st = set_u32(c, "embedding_length", c->n_embd)) ||
+    if ((st = set_u32(c, "context_length", ctx)) ||
+        (st = set_u32(c, "embedding_length", c->n_embd)) ||
         (st = set_u32(c, "feed_forward_length", ff)) ||
         (st = set_u32(c, "attention.head_count", c->n_head)) ||
         (st = set_u32(c, "attention.head_count_kv", c->n_head_kv)) ||
         (st = set_f32(c, "rope.freq_base", theta)) ||
         (st = set_f32(c, "attention.layer_norm_rms_epsilon", eps)) ||
         (st = slm_gguf_writer_set_u32(c->w, "general.file_type", slm__file_type(c->p.type))) ||
-        (st = set_u32(c, "vocab_size", vocab)) || (st = set_u32(c, "rope.dimension_count", head_dim)))
+        (st = set_u32(c, "vocab_size", vocab)) ||
+        (st = set_u32(c, "rope.dimension_count", head_dim)))
         return st;
     if (head_dim * c->n_head != c->n_embd &&
         ((st = set_u32(c, "attention.key_length", head_dim)) ||
@@ -291,8 +320,10 @@ static slm_status write_hparams_bert(struct conv *c) {
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(cfg, "position_embedding_type");
     if (pos && !(cJSON_IsString(pos) && !strcmp(pos->valuestring, "absolute")))
         return slm__error(SLM_E_UNSUPPORTED, "config.json: position embeddings must be absolute");
-    if ((st = set_u32(c, "context_length", ctx)) || (st = set_u32(c, "embedding_length", c->n_embd)) ||
-        (st = set_u32(c, "feed_forward_length", ff)) || (st = set_u32(c, "block_count", c->n_layer)) ||
+    if ((st = set_u32(c, "context_length", ctx)) ||
+        (st = set_u32(c, "embedding_length", c->n_embd)) ||
+        (st = set_u32(c, "feed_forward_length", ff)) ||
+        (st = set_u32(c, "block_count", c->n_layer)) ||
         (st = set_u32(c, "attention.head_count", c->n_head)) ||
         (st = set_f32(c, "attention.layer_norm_epsilon", eps)) ||
         (st = slm_gguf_writer_set_bool(c->w, "bert.attention.causal", false)) ||
@@ -311,9 +342,10 @@ static slm_status write_hparams(struct conv *c) {
         (st = cfg_u32(c->cfg, "num_key_value_heads", false, c->n_head, &c->n_head_kv)))
         return st;
     if (c->n_layer > 4096 || c->n_head_kv > c->n_head || c->n_embd % c->n_head)
-        return slm__error(SLM_E_INVALID_MODEL, "config.json: inconsistent sizes (%u layers, "
-                          "hidden %u, %u heads, %u kv heads)", c->n_layer, c->n_embd, c->n_head,
-                          c->n_head_kv);
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "config.json: inconsistent sizes (%u layers, "
+                          "hidden %u, %u heads, %u kv heads)",
+                          c->n_layer, c->n_embd, c->n_head, c->n_head_kv);
     c->tied = cfg_true(c->cfg, "tie_word_embeddings");
     const char *arch = slm_arch_name(c->fam->arch);
     if ((st = slm_gguf_writer_set_str(c->w, "general.architecture", arch)) ||
@@ -337,8 +369,10 @@ static slm_status map_name(const struct conv *c, const char *hf, char gguf[MAX_N
     char name[MAX_NAME];
     snprintf(name, sizeof name, "%s", hf);
     size_t l = strlen(name); /* old BERT checkpoints name LayerNorm parameters gamma / beta */
-    if (l > 6 && !strcmp(name + l - 6, ".gamma")) snprintf(name + l - 6, 8, ".weight");
-    if (l > 5 && !strcmp(name + l - 5, ".beta")) snprintf(name + l - 5, 6, ".bias");
+    if (l > 6 && !strcmp(name + l - 6, ".gamma"))
+        snprintf(name + l - 6, sizeof name - (l - 6), ".weight");
+    if (l > 5 && !strcmp(name + l - 5, ".beta"))
+        snprintf(name + l - 5, sizeof name - (l - 5), ".bias");
     size_t pl = strlen(f->layer_prefix);
     if (!strncmp(name, f->layer_prefix, pl)) {
         char *end;
@@ -390,9 +424,11 @@ static slm_status add_tensor(struct conv *c, int64_t idx, const struct slm_safet
                   strcmp(name, "token_types.weight");
     slm_type type = matrix ? slm_quant_type_for_row(c->p.type, ne[0]) : SLM_TYPE_F32;
     if (type != c->p.type && matrix && !c->p.fallback)
-        return slm__error(SLM_E_INVALID_ARG, "tensor '%s' has rows of %lld elements, not a "
+        return slm__error(SLM_E_INVALID_ARG,
+                          "tensor '%s' has rows of %lld elements, not a "
                           "multiple of the %s block (%lld); allow a fallback type (%s) to "
-                          "convert it", name, (long long)ne[0], slm_type_name(c->p.type),
+                          "convert it",
+                          name, (long long)ne[0], slm_type_name(c->p.type),
                           (long long)slm_type_block_size(c->p.type), slm_type_name(type));
     const void *src = t->data;
     uint64_t src_row = t->n_bytes / (uint64_t)ne[1], n_bytes;
@@ -401,8 +437,10 @@ static slm_status add_tensor(struct conv *c, int64_t idx, const struct slm_safet
     if (map->permute && c->fam->arch == SLM_ARCH_LLAMA) {
         uint32_t heads = map->permute == 1 ? c->n_head : c->n_head_kv;
         if (t->n_dims != 2 || ne[1] % (2 * heads))
-            return slm__error(SLM_E_INVALID_MODEL, "tensor '%s' has %lld rows, not a whole number "
-                              "of rotary pairs for %u heads", t->name, (long long)ne[1], heads);
+            return slm__error(SLM_E_INVALID_MODEL,
+                              "tensor '%s' has %lld rows, not a whole number "
+                              "of rotary pairs for %u heads",
+                              t->name, (long long)ne[1], heads);
         if (!(perm = slm__aligned_alloc((size_t)t->n_bytes)))
             return slm__error(SLM_E_NOMEM, "tensor '%s'", t->name);
         permute_rows(perm, t->data, ne[1], (size_t)src_row, heads);
@@ -471,7 +509,8 @@ static slm_status validate(const char *path, struct slm_convert_report *rep) {
     if (st == SLM_OK) {
         rep->arch = h.arch;
         if (slm_tokenizer_n_vocab(tok) != (int32_t)h.n_vocab)
-            st = slm__error(SLM_E_INVALID_MODEL, "the tokenizer has %d tokens, the embedding %u rows",
+            st = slm__error(SLM_E_INVALID_MODEL,
+                            "the tokenizer has %d tokens, the embedding %u rows",
                             slm_tokenizer_n_vocab(tok), h.n_vocab);
     }
     slm_tokenizer_free(tok);
@@ -491,8 +530,10 @@ slm_status slm_convert_hf(const char *dir, const char *out_path,
     memset(c.rep, 0, sizeof *c.rep);
     c.p = params ? *params : slm_convert_default_params();
     if (!slm_quant_type_writable(c.p.type))
-        return slm__error(SLM_E_INVALID_ARG, "cannot convert to %s (supported: f32, f16, bf16, "
-                          "q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)", slm_type_name(c.p.type));
+        return slm__error(SLM_E_INVALID_ARG,
+                          "cannot convert to %s (supported: f32, f16, bf16, "
+                          "q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k)",
+                          slm_type_name(c.p.type));
     slm_status st = read_config(&c);
     if (st == SLM_OK) st = slm_safetensors_open(dir, &c.st);
     if (st == SLM_OK) st = slm_gguf_writer_create(&c.w);
@@ -500,8 +541,7 @@ slm_status slm_convert_hf(const char *dir, const char *out_path,
         st = slm_pool_create(c.p.n_threads > 0 ? c.p.n_threads : slm_cpu_count(), &c.pool);
     if (st == SLM_OK) st = write_hparams(&c);
     if (st == SLM_OK) st = add_tensors(&c);
-    if (st == SLM_OK)
-        st = slm_convert_tokenizer_hf(dir, c.rep->n_vocab, c.w, &c.rep->tokenizer);
+    if (st == SLM_OK) st = slm_convert_tokenizer_hf(dir, c.rep->n_vocab, c.w, &c.rep->tokenizer);
     if (st == SLM_OK) st = slm_gguf_writer_set_u32(c.w, "general.quantization_version", 2);
     if (st == SLM_OK) st = slm_gguf_writer_write_file(c.w, out_path);
     if (st == SLM_OK && (st = validate(out_path, c.rep)) != SLM_OK) {

@@ -1,6 +1,7 @@
 /* Hyper-parameters from GGUF metadata, validated against the architecture table and the tensors
  * actually present, and the memory footprint computed from the header alone. */
 #include "model/internal.h"
+#include "slm/convert.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -181,7 +182,8 @@ slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *o
 
 struct slm_footprint_params slm_footprint_default_params(void) {
     return (struct slm_footprint_params){.n_ctx = 0, .n_slots = 1, .n_batch = 512,
-                                         .n_threads = 0, .kv_type = SLM_KV_F16};
+                                         .n_threads = 0, .kv_type = SLM_KV_F16,
+                                         .load_type = SLM_LOAD_TYPE_KEEP};
 }
 
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
@@ -196,13 +198,23 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
     if (p.n_ctx > MAX_CTX || p.n_slots > 4096)
         return slm__error(SLM_E_INVALID_ARG, "context %u x %u slots is out of range", p.n_ctx,
                           p.n_slots);
-    out->weights = slm_gguf_total_tensor_bytes(g);
+    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable(p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as %s",
+                          slm_type_name(p.load_type));
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        uint64_t bytes = t->n_bytes;
+        slm_type type = slm__loaded_type(t, p.load_type);
+        if (type != t->type) SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &bytes));
+        out->weights += bytes;
+    }
     if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_threads <= 0) p.n_threads = slm_cpu_count();
     if (!slm__archs[h.arch].encoder) {
         uint64_t elem = p.kv_type == SLM_KV_F32 ? 4 : 2;
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
-        out->scratch = slm__fwd_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
+        out->scratch =
+            slm__fwd_bytes(&h, g, p.load_type, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
     out->total = out->weights + out->kv + out->scratch;
     return SLM_OK;

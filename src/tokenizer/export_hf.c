@@ -38,9 +38,9 @@ static const struct {
 
 static const char *const role_keys[] = {"bos", "eos", "unk", "sep", "pad", "cls", "mask"};
 static const char *const gguf_role_keys[] = {
-    "tokenizer.ggml.bos_token_id",       "tokenizer.ggml.eos_token_id",
-    "tokenizer.ggml.unknown_token_id",   "tokenizer.ggml.seperator_token_id",
-    "tokenizer.ggml.padding_token_id",   "tokenizer.ggml.cls_token_id",
+    "tokenizer.ggml.bos_token_id",     "tokenizer.ggml.eos_token_id",
+    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.seperator_token_id",
+    "tokenizer.ggml.padding_token_id", "tokenizer.ggml.cls_token_id",
     "tokenizer.ggml.mask_token_id",
 };
 enum { R_BOS, R_EOS, R_UNK, R_SEP, R_PAD, R_CLS, R_MASK, R_COUNT };
@@ -48,8 +48,8 @@ enum { R_BOS, R_EOS, R_UNK, R_SEP, R_PAD, R_CLS, R_MASK, R_COUNT };
 struct vocab {
     slm_tokenizer_kind kind;
     int32_t n;
-    const char **text;  /* per id, borrowed from the JSON */
-    char **owned;       /* per id, texts rewritten here (WordPiece) */
+    const char **text; /* per id, borrowed from the JSON */
+    char **owned;      /* per id, texts rewritten here (WordPiece) */
     bool *added, *special;
     float *score;
     int32_t *type;
@@ -147,7 +147,8 @@ static slm_status load_vocab(struct vocab *v, int32_t n_min) {
     int32_t n = 0;
     cJSON_ArrayForEach(e, vocab) {
         int32_t id = json_id(e);
-        if (id < 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: bad id of '%s'", e->string);
+        if (id < 0)
+            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: bad id of '%s'", e->string);
         n = SLM_MAX(n, id + 1);
     }
     cJSON_ArrayForEach(e, added) {
@@ -158,8 +159,10 @@ static slm_status load_vocab(struct vocab *v, int32_t n_min) {
     }
     if (n == 0) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: empty vocabulary");
     if (n_min > 0 && n > n_min)
-        return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json has %d tokens, the model's "
-                          "embedding only %d", n, n_min);
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "tokenizer.json has %d tokens, the model's "
+                          "embedding only %d",
+                          n, n_min);
     int32_t n_tok = n;
     n = SLM_MAX(n, n_min);
     v->n = n;
@@ -181,15 +184,19 @@ static slm_status load_vocab(struct vocab *v, int32_t n_min) {
         int32_t id = json_id(cJSON_GetObjectItemCaseSensitive(e, "id"));
         const char *c = cJSON_GetObjectItemCaseSensitive(e, "content")->valuestring;
         if (v->text[id] && strcmp(v->text[id], c))
-            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: added token %d differs from "
-                              "the vocabulary", id);
+            return slm__error(SLM_E_INVALID_MODEL,
+                              "tokenizer.json: added token %d differs from "
+                              "the vocabulary",
+                              id);
         v->text[id] = c;
         v->added[id] = true;
         v->special[id] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "special"));
     }
     for (int32_t i = 0; i < n_tok; i++)
-        if (!v->text[i]) return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: no token has id %d", i);
-    for (int32_t i = n_tok; i < n; i++) { /* padding rows of the embedding, as llama.cpp names them */
+        if (!v->text[i])
+            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: no token has id %d", i);
+    for (int32_t i = n_tok; i < n;
+         i++) { /* padding rows of the embedding, as llama.cpp names them */
         char buf[32];
         snprintf(buf, sizeof buf, "[PAD%d]", i);
         if (!(v->owned[i] = slm__strdup(buf))) return slm__error(SLM_E_NOMEM, "tokenizer.json");
@@ -250,11 +257,16 @@ static bool is_byte_token(const char *s) {
 static void token_types(struct vocab *v, bool byte_fallback) {
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(v->model, "unk_token");
     for (int32_t i = 0; i < v->n; i++) {
-        if (v->pad_from && i >= v->pad_from) v->type[i] = TT_UNUSED;
-        else if (v->added[i]) v->type[i] = v->special[i] ? TT_CONTROL : TT_USER;
-        else if (byte_fallback && is_byte_token(v->text[i])) v->type[i] = TT_BYTE;
-        else if (cJSON_IsString(unk) && !strcmp(unk->valuestring, v->text[i])) v->type[i] = TT_UNKNOWN;
-        else v->type[i] = TT_NORMAL;
+        if (v->pad_from && i >= v->pad_from)
+            v->type[i] = TT_UNUSED;
+        else if (v->added[i])
+            v->type[i] = v->special[i] ? TT_CONTROL : TT_USER;
+        else if (byte_fallback && is_byte_token(v->text[i]))
+            v->type[i] = TT_BYTE;
+        else if (cJSON_IsString(unk) && !strcmp(unk->valuestring, v->text[i]))
+            v->type[i] = TT_UNKNOWN;
+        else
+            v->type[i] = TT_NORMAL;
     }
 }
 
@@ -318,7 +330,7 @@ static slm_status bpe_pre_name(const cJSON *root, const char **out) {
         }
     }
     return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: the byte-level pre-tokenizer is not one "
-                      "slm knows (gpt-2, smollm, qwen2, llama3)");
+                                         "slm knows (gpt-2, smollm, qwen2, llama3)");
 }
 
 /* Whether the SentencePiece-style normalizer or pre-tokenizer prepends ▁ to the text. */
@@ -358,8 +370,10 @@ static void special_ids(struct vocab *v) {
         if (v->id[r] < 0 && id >= 0 && id < v->n) v->id[r] = id;
     }
     if (v->kind == SLM_TOKENIZER_WPM) {
-        static const char *const names[R_COUNT] = {[R_UNK] = "[UNK]", [R_SEP] = "[SEP]",
-                                                   [R_PAD] = "[PAD]", [R_CLS] = "[CLS]",
+        static const char *const names[R_COUNT] = {[R_UNK] = "[UNK]",
+                                                   [R_SEP] = "[SEP]",
+                                                   [R_PAD] = "[PAD]",
+                                                   [R_CLS] = "[CLS]",
                                                    [R_MASK] = "[MASK]"};
         for (int r = R_UNK; r < R_COUNT; r++)
             if (v->id[r] < 0 && names[r]) v->id[r] = find_text(v, names[r]);
@@ -377,9 +391,11 @@ static void add_flags(const struct vocab *v, int *add_bos, int *add_eos) {
     const cJSON *single = cJSON_GetObjectItemCaseSensitive(post, "single");
     int n = cJSON_GetArraySize(single);
     if (*add_bos < 0 && n > 0)
-        *add_bos = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken") != NULL;
+        *add_bos =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, 0), "SpecialToken") != NULL;
     if (*add_eos < 0 && n > 1)
-        *add_eos = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, n - 1), "SpecialToken") != NULL;
+        *add_eos = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(single, n - 1),
+                                                    "SpecialToken") != NULL;
 }
 
 static slm_status classify(struct vocab *v) {
@@ -400,9 +416,8 @@ static slm_status classify(struct vocab *v) {
 }
 
 static slm_status write_all(struct vocab *v, slm_gguf_writer *w) {
-    static const char *const model_names[] = {[SLM_TOKENIZER_SPM] = "llama",
-                                              [SLM_TOKENIZER_BPE] = "gpt2",
-                                              [SLM_TOKENIZER_WPM] = "bert"};
+    static const char *const model_names[] = {
+        [SLM_TOKENIZER_SPM] = "llama", [SLM_TOKENIZER_BPE] = "gpt2", [SLM_TOKENIZER_WPM] = "bert"};
     slm_status st;
     const char *pre = "default";
     bool prefix = true;
@@ -426,17 +441,19 @@ static slm_status write_all(struct vocab *v, slm_gguf_writer *w) {
                                       (uint64_t)v->n)) ||
         (v->kind == SLM_TOKENIZER_BPE &&
          (st = slm_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges",
-                                           (const char *const *)v->merges,
-                                           (uint64_t)v->n_merges))))
+                                           (const char *const *)v->merges, (uint64_t)v->n_merges))))
         return st;
     for (int r = 0; r < R_COUNT; r++)
-        if (v->id[r] >= 0 && (st = slm_gguf_writer_set_u32(w, gguf_role_keys[r], (uint32_t)v->id[r])))
+        if (v->id[r] >= 0 &&
+            (st = slm_gguf_writer_set_u32(w, gguf_role_keys[r], (uint32_t)v->id[r])))
             return st;
     int add_bos, add_eos;
     add_flags(v, &add_bos, &add_eos);
     if (v->kind != SLM_TOKENIZER_WPM) {
-        if ((add_bos >= 0 && (st = slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", add_bos))) ||
-            (add_eos >= 0 && (st = slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", add_eos))))
+        if ((add_bos >= 0 &&
+             (st = slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", add_bos))) ||
+            (add_eos >= 0 &&
+             (st = slm_gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", add_eos))))
             return st;
     }
     if (v->kind == SLM_TOKENIZER_SPM && !prefix &&
@@ -448,7 +465,8 @@ static slm_status write_all(struct vocab *v, slm_gguf_writer *w) {
         cJSON_ArrayForEach(t, tpl) if (is_str(t, "name", "default")) found = t;
         tpl = cJSON_GetObjectItemCaseSensitive(found, "template");
     }
-    if (cJSON_IsString(tpl) && (st = slm_gguf_writer_set_str(w, "tokenizer.chat_template", tpl->valuestring)))
+    if (cJSON_IsString(tpl) &&
+        (st = slm_gguf_writer_set_str(w, "tokenizer.chat_template", tpl->valuestring)))
         return st;
     return SLM_OK;
 }

@@ -3,7 +3,8 @@
  * reference did, logits and greedy tokens against the reference logits in ../shared/golden (same
  * criteria as test_model_golden: max relative error 1e-3 over each position's top 16 and every
  * greedy token whose margin is decided); other output types; the tokenizers of the WordPiece
- * (MiniLM) and byte-level BPE (SmolLM2) folders against llama.cpp's vocabularies; errors; CLI. */
+ * (MiniLM) and byte-level BPE (SmolLM2) folders against llama.cpp's vocabularies; the same
+ * weights split over safetensors shards with an index; errors; CLI. */
 #include "testutil.h"
 
 #include "slm.h"
@@ -393,6 +394,87 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+/* Writes tensors [from, to) of st into a safetensors file. */
+static void write_shard(const char *path, const slm_safetensors *st, int64_t from, int64_t to) {
+    cJSON *h = cJSON_CreateObject();
+    uint64_t off = 0;
+    for (int64_t i = from; i < to; i++) {
+        const struct slm_safetensors_tensor *t = slm_safetensors_tensor(st, i);
+        cJSON *e = cJSON_AddObjectToObject(h, t->name);
+        cJSON_AddStringToObject(e, "dtype", "F32");
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        off += t->n_bytes;
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+    }
+    char *text = cJSON_PrintUnformatted(h);
+    uint64_t len = strlen(text);
+    FILE *f = fopen(path, "wb");
+    fwrite(&len, 8, 1, f);
+    fwrite(text, 1, len, f);
+    for (int64_t i = from; i < to; i++)
+        fwrite(slm_safetensors_tensor(st, i)->data, 1, slm_safetensors_tensor(st, i)->n_bytes, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(h);
+}
+
+static void test_sharded(void **state) {
+    (void)state;
+    char *single = convert_tinystories(SLM_TYPE_Q8_0);
+    if (!single) return;
+    char *ts = tu_require_shared("models/TinyStories-656K/model.safetensors"), *out = NULL;
+    char sh[4200], path[4300], gguf[4300];
+    snprintf(sh, sizeof sh, "%s/sharded", dir);
+    *strrchr(ts, '/') = 0;
+    assert_int_equal(tu_run(&out,
+                            "mkdir -p %s && cp %s/config.json %s/tokenizer.json "
+                            "%s/tokenizer_config.json %s/",
+                            sh, ts, ts, ts, sh),
+                     0);
+    free(out);
+    slm_safetensors *st;
+    TU_ASSERT_OK(slm_safetensors_open(ts, &st));
+    int64_t n = slm_safetensors_count(st), half = n / 2;
+    snprintf(path, sizeof path, "%s/model-00001-of-00002.safetensors", sh);
+    write_shard(path, st, 0, half);
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", sh);
+    write_shard(path, st, half, n);
+    cJSON *index = cJSON_CreateObject(), *map = cJSON_AddObjectToObject(index, "weight_map");
+    for (int64_t i = 0; i < n; i++)
+        cJSON_AddStringToObject(map, slm_safetensors_tensor(st, i)->name,
+                                i < half ? "model-00001-of-00002.safetensors"
+                                         : "model-00002-of-00002.safetensors");
+    char *text = cJSON_Print(index);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", sh);
+    write_file(path, text);
+    free(text);
+    cJSON_Delete(index);
+    slm_safetensors_close(st);
+
+    snprintf(gguf, sizeof gguf, "%s/sharded.gguf", dir);
+    struct slm_convert_params p = slm_convert_default_params();
+    p.type = SLM_TYPE_Q8_0;
+    TU_ASSERT_OK(slm_convert_hf(sh, gguf, &p, NULL));
+    slm_gguf *a, *b;
+    TU_ASSERT_OK(slm_gguf_open(single, NULL, &a));
+    TU_ASSERT_OK(slm_gguf_open(gguf, NULL, &b));
+    assert_int_equal(slm_gguf_tensor_count(a), slm_gguf_tensor_count(b));
+    for (int64_t i = 0; i < slm_gguf_tensor_count(a); i++) {
+        const struct slm_gguf_tensor *x = slm_gguf_tensor(a, i), *y = slm_gguf_tensor(b, i);
+        assert_string_equal(x->name, y->name);
+        assert_int_equal(x->n_bytes, y->n_bytes);
+        assert_memory_equal(x->data, y->data, x->n_bytes);
+    }
+    slm_gguf_close(a);
+    slm_gguf_close(b);
+    free(ts);
+    free(single);
+}
+
 /* A folder with the TinyStories files linked in and config.json replaced. */
 static char *folder_with_config(const char *name, const char *config) {
     char *ts = tu_require_shared("models/TinyStories-656K/model.safetensors");
@@ -439,6 +521,11 @@ static void test_errors(void **state) {
     snprintf(cfg, sizeof cfg, ok, "\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4},");
     f = folder_with_config("yarn", cfg);
     assert_int_equal(slm_convert_hf(f, out, &p, NULL), SLM_E_UNSUPPORTED);
+    free(f);
+    snprintf(cfg, sizeof cfg, ok, "\"use_sliding_window\":true,");
+    f = folder_with_config("swa", cfg);
+    assert_int_equal(slm_convert_hf(f, out, &p, NULL), SLM_E_UNSUPPORTED);
+    assert_non_null(strstr(slm_error_detail(), "sliding"));
     free(f);
     snprintf(cfg, sizeof cfg, ok, "\"hidden_size\":\"big\",");
     f = folder_with_config("bad", cfg);
@@ -506,6 +593,7 @@ int main(void) {
         cmocka_unit_test(test_tinystories_types),
         cmocka_unit_test(test_wordpiece_vocabulary),
         cmocka_unit_test(test_bytelevel_vocabulary),
+        cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_cli),
     };

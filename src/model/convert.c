@@ -110,6 +110,8 @@ static const struct family {
      {"embeddings.position_ids", "pooler.", "cls."}},
 };
 
+struct pending;
+
 struct conv {
     const char *dir;
     struct slm_convert_params p;
@@ -118,7 +120,7 @@ struct conv {
     slm_safetensors *st;
     slm_gguf_writer *w;
     slm_pool *pool;
-    void **bufs; /* converted tensor data, one slot per safetensors tensor */
+    struct pending *pend; /* per safetensors tensor, for the writer's fill calls */
     uint32_t n_layer, n_head, n_head_kv, n_embd;
     bool tied;
     struct slm_convert_report *rep;
@@ -260,6 +262,8 @@ static slm_status write_hparams_decoder(struct conv *c) {
     if (c->fam->arch == SLM_ARCH_LLAMA &&
         (cfg_true(cfg, "attention_bias") || cfg_true(cfg, "mlp_bias")))
         return slm__error(SLM_E_UNSUPPORTED, "config.json: llama with attention or MLP biases");
+    if (cfg_true(cfg, "use_sliding_window"))
+        return slm__error(SLM_E_UNSUPPORTED, "config.json: sliding-window attention");
     /* RoPE: "rope_theta" and "rope_scaling" (transformers 4), or "rope_parameters" (5). */
     const cJSON *rope = cJSON_GetObjectItemCaseSensitive(cfg, "rope_scaling");
     if (!rope || cJSON_IsNull(rope))
@@ -412,53 +416,69 @@ static void permute_rows(uint8_t *dst, const uint8_t *src, int64_t rows, size_t 
                        src + (size_t)(h * hd + j * half + i) * row_bytes, row_bytes);
 }
 
-static slm_status add_tensor(struct conv *c, int64_t idx, const struct slm_safetensors_tensor *t,
-                             const char *name, const struct name_map *map) {
+/* A tensor converted while the file is written (slm_gguf_writer_add_tensor_fn). */
+struct pending {
+    slm_pool *pool;
+    const struct slm_safetensors_tensor *t;
+    slm_type type;
+    int64_t ne[2];
+    uint32_t permute_heads; /* 0: rows kept in order */
+};
+
+static slm_status fill_tensor(void *ctx, void *dst, uint64_t n_bytes) {
+    (void)n_bytes;
+    const struct pending *p = ctx;
+    const void *src = p->t->data;
+    void *perm = NULL;
+    if (p->permute_heads) {
+        if (!(perm = slm__aligned_alloc((size_t)p->t->n_bytes)))
+            return slm__error(SLM_E_NOMEM, "tensor '%s'", p->t->name);
+        permute_rows(perm, src, p->ne[1], (size_t)(p->t->n_bytes / (uint64_t)p->ne[1]),
+                     p->permute_heads);
+        src = perm;
+    }
+    slm_status st = slm__convert_rows(p->pool, p->type, dst, p->t->type, src, p->ne[1], p->ne[0]);
+    slm__aligned_free(perm);
+    if (st != SLM_OK) slm__error_prefix("tensor '%s'", p->t->name);
+    return st;
+}
+
+static slm_status add_tensor(struct conv *c, struct pending *pend,
+                             const struct slm_safetensors_tensor *t, const char *name,
+                             const struct name_map *map) {
     if (t->type != SLM_TYPE_F32 && t->type != SLM_TYPE_F16 && t->type != SLM_TYPE_BF16)
         return slm__error(SLM_E_UNSUPPORTED, "tensor '%s' has type %s (F32, F16 or BF16 needed)",
                           t->name, slm_type_name(t->type));
     if (t->n_dims < 1 || t->n_dims > 2 || t->n_elements == 0)
         return slm__error(SLM_E_INVALID_MODEL, "tensor '%s' has %u dimensions", t->name, t->n_dims);
-    int64_t ne[2] = {t->shape[t->n_dims - 1], t->n_dims == 2 ? t->shape[0] : 1};
+    *pend = (struct pending){
+        .pool = c->pool, .t = t, .ne = {t->shape[t->n_dims - 1], t->n_dims == 2 ? t->shape[0] : 1}};
+    const int64_t *ne = pend->ne;
     bool matrix = t->n_dims == 2 && strcmp(name, "position_embd.weight") &&
                   strcmp(name, "token_types.weight");
-    slm_type type = matrix ? slm_quant_type_for_row(c->p.type, ne[0]) : SLM_TYPE_F32;
-    if (type != c->p.type && matrix && !c->p.fallback)
+    pend->type = matrix ? slm_quant_type_for_row(c->p.type, ne[0]) : SLM_TYPE_F32;
+    if (pend->type != c->p.type && matrix && !c->p.fallback)
         return slm__error(SLM_E_INVALID_ARG,
                           "tensor '%s' has rows of %lld elements, not a "
                           "multiple of the %s block (%lld); allow a fallback type (%s) to "
                           "convert it",
                           name, (long long)ne[0], slm_type_name(c->p.type),
-                          (long long)slm_type_block_size(c->p.type), slm_type_name(type));
-    const void *src = t->data;
-    uint64_t src_row = t->n_bytes / (uint64_t)ne[1], n_bytes;
-    SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &n_bytes));
-    void *perm = NULL;
+                          (long long)slm_type_block_size(c->p.type), slm_type_name(pend->type));
     if (map->permute && c->fam->arch == SLM_ARCH_LLAMA) {
-        uint32_t heads = map->permute == 1 ? c->n_head : c->n_head_kv;
-        if (t->n_dims != 2 || ne[1] % (2 * heads))
+        pend->permute_heads = map->permute == 1 ? c->n_head : c->n_head_kv;
+        if (t->n_dims != 2 || ne[1] % (2 * pend->permute_heads))
             return slm__error(SLM_E_INVALID_MODEL,
                               "tensor '%s' has %lld rows, not a whole number "
                               "of rotary pairs for %u heads",
-                              t->name, (long long)ne[1], heads);
-        if (!(perm = slm__aligned_alloc((size_t)t->n_bytes)))
-            return slm__error(SLM_E_NOMEM, "tensor '%s'", t->name);
-        permute_rows(perm, t->data, ne[1], (size_t)src_row, heads);
-        src = perm;
+                              t->name, (long long)ne[1], pend->permute_heads);
     }
-    slm_status st = SLM_OK;
-    const void *data = src;
-    if (type != t->type || perm) {
-        if (!(c->bufs[idx] = slm__aligned_alloc((size_t)n_bytes))) {
-            slm__aligned_free(perm);
-            return slm__error(SLM_E_NOMEM, "tensor '%s'", t->name);
-        }
-        st = slm__convert_rows(c->pool, type, c->bufs[idx], t->type, src, ne[1], ne[0]);
-        data = c->bufs[idx];
-    }
-    slm__aligned_free(perm);
-    if (st == SLM_OK)
-        st = slm_gguf_writer_add_tensor(c->w, name, type, t->n_dims, ne, data, n_bytes);
+    uint64_t n_bytes;
+    SLM_ASSERT(slm_type_nbytes(pend->type, t->n_elements, &n_bytes));
+    slm_status st =
+        pend->type == t->type && !pend->permute_heads
+            ? slm_gguf_writer_add_tensor(c->w, name, t->type, t->n_dims, ne, t->data, n_bytes)
+            : slm_gguf_writer_add_tensor_fn(c->w, name, pend->type, t->n_dims, ne, n_bytes,
+                                            fill_tensor, pend);
     c->rep->n_tensors++;
     c->rep->n_params += t->n_elements;
     c->rep->tensor_bytes += n_bytes;
@@ -468,7 +488,7 @@ static slm_status add_tensor(struct conv *c, int64_t idx, const struct slm_safet
 
 static slm_status add_tensors(struct conv *c) {
     int64_t n = slm_safetensors_count(c->st);
-    if (!(c->bufs = slm__calloc((size_t)n + 1, sizeof *c->bufs)))
+    if (!(c->pend = slm__calloc((size_t)n + 1, sizeof *c->pend)))
         return slm__error(SLM_E_NOMEM, "convert");
     bool has_embd = false, has_head = false;
     for (int64_t i = 0; i < n; i++) {
@@ -490,7 +510,7 @@ static slm_status add_tensors(struct conv *c) {
             if (has_embd) continue;
             snprintf(name, sizeof name, "token_embd.weight");
         }
-        if ((st = add_tensor(c, i, t, name, map)) != SLM_OK) return st;
+        if ((st = add_tensor(c, &c->pend[i], t, name, map)) != SLM_OK) return st;
     }
     if (c->fam->arch != SLM_ARCH_BERT && !has_embd && !(c->tied && has_head))
         return slm__error(SLM_E_INVALID_MODEL, "no model.embed_tokens.weight");
@@ -549,9 +569,7 @@ slm_status slm_convert_hf(const char *dir, const char *out_path,
         unlink(out_path);
     }
     if (st != SLM_OK) slm__error_prefix("%s", dir);
-    for (int64_t i = 0; c.bufs && i < slm_safetensors_count(c.st); i++)
-        slm__aligned_free(c.bufs[i]);
-    slm__free(c.bufs);
+    slm__free(c.pend);
     slm_pool_free(c.pool);
     slm_gguf_writer_free(c.w);
     slm_safetensors_close(c.st);

@@ -112,11 +112,27 @@ struct slm_quantize_params slm_quantize_default_params(void) {
     return (struct slm_quantize_params){.type = SLM_TYPE_Q8_0, .fallback = false, .n_threads = 0};
 }
 
+/* One matrix converted while the file is written. */
+struct pending {
+    slm_pool *pool;
+    const struct slm_gguf_tensor *t;
+    slm_type type;
+};
+
+static slm_status fill_tensor(void *ctx, void *dst, uint64_t n_bytes) {
+    (void)n_bytes;
+    const struct pending *p = ctx;
+    slm_status st =
+        slm__convert_rows(p->pool, p->type, dst, p->t->type, p->t->data, p->t->ne[1], p->t->ne[0]);
+    if (st != SLM_OK) slm__error_prefix("tensor '%s'", p->t->name);
+    return st;
+}
+
 struct quantize_state {
     slm_gguf *in;
     slm_gguf_writer *w;
     slm_pool *pool;
-    void **bufs;
+    struct pending *pend;
 };
 
 static slm_status quantize_run(struct quantize_state *s, const struct slm_quantize_params *p,
@@ -130,7 +146,6 @@ static slm_status quantize_run(struct quantize_state *s, const struct slm_quanti
     for (int64_t i = 0; i < slm_gguf_tensor_count(s->in); i++) {
         const struct slm_gguf_tensor *t = slm_gguf_tensor(s->in, i);
         slm_type type = t->type;
-        const void *data = t->data;
         uint64_t n_bytes = t->n_bytes;
         if (is_matrix(t) && t->type != p->type) {
             type = slm_quant_type_for_row(p->type, t->ne[0]);
@@ -143,20 +158,15 @@ static slm_status quantize_run(struct quantize_state *s, const struct slm_quanti
                                   (long long)slm_type_block_size(p->type), slm_type_name(type));
             if (type != t->type) {
                 SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &n_bytes));
-                if (!(s->bufs[i] = slm__aligned_alloc((size_t)n_bytes)))
-                    return slm__error(SLM_E_NOMEM, "tensor '%s'", t->name);
-                st = slm__convert_rows(s->pool, type, s->bufs[i], t->type, t->data, t->ne[1],
-                                       t->ne[0]);
-                if (st != SLM_OK) {
-                    slm__error_prefix("tensor '%s'", t->name);
-                    return st;
-                }
-                data = s->bufs[i];
                 rep->n_quantized++;
                 rep->n_fallback += type != p->type;
             }
         }
-        st = slm_gguf_writer_add_tensor(s->w, t->name, type, t->n_dims, t->ne, data, n_bytes);
+        s->pend[i] = (struct pending){s->pool, t, type};
+        st = type == t->type ? slm_gguf_writer_add_tensor(s->w, t->name, type, t->n_dims, t->ne,
+                                                          t->data, n_bytes)
+                             : slm_gguf_writer_add_tensor_fn(s->w, t->name, type, t->n_dims, t->ne,
+                                                             n_bytes, fill_tensor, &s->pend[i]);
         if (st != SLM_OK) return st;
         rep->n_tensors++;
         rep->bytes_in += t->n_bytes;
@@ -186,13 +196,11 @@ slm_status slm_quantize_gguf(const char *in_path, const char *out_path,
     if (st == SLM_OK)
         st = slm_pool_create(p.n_threads > 0 ? p.n_threads : slm_cpu_count(), &s.pool);
     if (st == SLM_OK) {
-        s.bufs = slm__calloc((size_t)slm_gguf_tensor_count(s.in) + 1, sizeof *s.bufs);
-        if (!s.bufs) st = slm__error(SLM_E_NOMEM, "quantize");
+        s.pend = slm__calloc((size_t)slm_gguf_tensor_count(s.in) + 1, sizeof *s.pend);
+        if (!s.pend) st = slm__error(SLM_E_NOMEM, "quantize");
     }
     if (st == SLM_OK) st = quantize_run(&s, &p, out_path, rep);
-    if (s.bufs)
-        for (int64_t i = 0; i < slm_gguf_tensor_count(s.in); i++) slm__aligned_free(s.bufs[i]);
-    slm__free(s.bufs);
+    slm__free(s.pend);
     slm_pool_free(s.pool);
     slm_gguf_writer_free(s.w);
     slm_gguf_close(s.in);

@@ -9,5 +9,6 @@
 #include "slm/model.h"
 #include "slm/gen.h"
 #include "slm/config.h"
+#include "slm/manager.h"
 
 #endif

@@ -302,8 +302,26 @@ static void test_load_time_quantization(void **state) {
     assert_memory_equal(a, b, 8 * 300 * sizeof *a);
     assert_true(heap_a <= heap_b + 4096);
     free(a), free(b);
-    mp.load_type = SLM_TYPE_Q8_K;
+    /* what stays mapped: all of a file loaded as stored, the 1-D tensors of one converted */
+    slm_gguf *gf;
+    TU_ASSERT_OK(slm_gguf_open(f32, NULL, &gf));
+    uint64_t vectors = 0;
+    for (int64_t i = 0; i < slm_gguf_tensor_count(gf); i++)
+        if (slm_gguf_tensor(gf, i)->n_dims == 1) vectors += slm_gguf_tensor(gf, i)->n_bytes;
+    slm_model *lm;
+    TU_ASSERT_OK(slm_model_load(f32, NULL, &lm));
+    assert_int_equal(slm_model_mapped_bytes(lm), slm_gguf_total_tensor_bytes(gf));
+    slm_model_free(lm);
+    mp.load_type = SLM_TYPE_Q4_K;
+    TU_ASSERT_OK(slm_model_load(f32, &mp, &lm));
+    assert_int_equal(slm_model_mapped_bytes(lm), vectors);
+    slm_model_free(lm);
+    slm_gguf_close(gf);
+    mp.load_type = 12345;
     slm_model *m = (slm_model *)1;
+    assert_int_equal(slm_model_load(f32, &mp, &m), SLM_E_INVALID_ARG);
+    assert_null(m);
+    mp.load_type = SLM_TYPE_Q8_K;
     assert_int_equal(slm_model_load(f32, &mp, &m), SLM_E_INVALID_ARG);
     assert_null(m);
     struct slm_footprint_params fp = slm_footprint_default_params();

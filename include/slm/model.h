@@ -62,33 +62,42 @@ slm_status slm_arch_from_name(const char *name, slm_arch *out);
 slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *out);
 
 /* load_type of struct slm_model_params and struct slm_footprint_params: weights as stored. */
-#define SLM_LOAD_TYPE_KEEP SLM_TYPE_COUNT
+#define SLM_LOAD_TYPE_KEEP (-1)
 
 typedef enum slm_kv_type {
     SLM_KV_F16 = 0,
     SLM_KV_F32 = 1,
 } slm_kv_type;
 
+/* Context served when nothing says otherwise: min(the model's trained context, this). */
+#define SLM_DEFAULT_SERVE_CONTEXT 4096u
+
 /* The sizes of the sessions the model will serve: same meaning and defaults as
  * struct slm_session_params, so the estimate is what the sessions allocate. */
 struct slm_footprint_params {
-    uint32_t n_ctx;   /* context per slot; 0 = the model's training context */
+    uint32_t n_ctx;   /* context per slot; 0 = min(trained context, SLM_DEFAULT_SERVE_CONTEXT) */
     uint32_t n_slots; /* parallel sessions, each with its KV cache and buffers (default 1) */
     uint32_t n_batch; /* prompt tokens per forward pass (default 512, capped at n_ctx) */
     int n_threads;    /* 0 = every CPU (each thread has attention scratch) */
     slm_kv_type kv_type;
-    slm_type load_type; /* as in struct slm_model_params (default SLM_LOAD_TYPE_KEEP) */
+    int load_type; /* SLM_LOAD_TYPE_KEEP (-1): weights as stored; else the type of load-time
+                    * quantization, as in struct slm_model_params */
 };
 struct slm_footprint_params slm_footprint_default_params(void);
 
 struct slm_footprint {
-    uint64_t weights; /* bytes of all tensors as stored */
+    uint64_t weights; /* bytes of all tensors as held in memory (stored, or at load_type) */
     uint64_t kv;      /* n_ctx x n_layer x n_head_kv x head_dim x 2 x elem x n_slots (0 for bert) */
     uint64_t scratch; /* activation buffers of the sessions (decoders), n_slots of them */
-    uint64_t total;   /* weights + kv + scratch */
+    uint64_t metadata; /* the file's index and the tokenizer's tables (built from the header
+                        * metadata and measured) */
+    uint64_t total;   /* weights + kv + scratch + metadata */
+    uint32_t n_ctx;   /* the context the KV figure is for */
 };
 
-/* Footprint from the header alone (no tensor data is touched). */
+/* Footprint from the header alone (no tensor data is touched). SLM_E_INVALID_MODEL /
+ * SLM_E_UNSUPPORTED as slm_model_hparams_read for files slm cannot run; SLM_E_INVALID_ARG for a
+ * load_type that is not a writable type (slm_quant_type_writable). */
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out);
 
@@ -101,12 +110,12 @@ typedef struct slm_model slm_model;
 struct slm_model_params {
     bool prefault; /* read every weight page at load so the first request does not fault them in */
     /* Load-time quantization. SLM_LOAD_TYPE_KEEP (default): weights used as stored, from the
-     * mapping. A writable type (Q8_0, Q4_0, Q4_K, ...: slm_quant_type_writable in
+     * mapping. An slm_type that is writable (Q8_0, Q4_0, Q4_K, ...: slm_quant_type_writable in
      * slm/convert.h): every weight matrix stored as F32, F16 or BF16 is converted into it at
      * load, in heap memory, and its file pages are released; a matrix whose rows do not fit gets
      * the type slm_quant_type_for_row gives (as `slm quantize --fallback`). Matrices already
      * quantized, 1-D tensors and position / token-type tables stay as stored. */
-    slm_type load_type;
+    int load_type;
     int n_threads; /* threads for load-time quantization; 0 = every CPU */
 };
 struct slm_model_params slm_model_default_params(void);
@@ -119,6 +128,9 @@ void slm_model_free(slm_model *m); /* accepts NULL; no session may still use it 
 /* Borrowed, valid until slm_model_free. */
 const struct slm_model_hparams *slm_model_get_hparams(const slm_model *m);
 const slm_gguf *slm_model_get_gguf(const slm_model *m);
+/* Bytes of the file's tensors the model computes with from the mapping: all of them, less those
+ * load-time quantization converted into heap buffers (whose pages it released). */
+uint64_t slm_model_mapped_bytes(const slm_model *m);
 
 #ifdef __cplusplus
 }

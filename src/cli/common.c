@@ -209,6 +209,6 @@ bool cli_opt_load_type(const struct cli_opt *o, bool json, struct slm_model_para
                  "q4_k, q4_1, q5_0, q5_1, q5_k, q6_k, f16, bf16, f32)", o->value);
         return false;
     }
-    params->load_type = t;
+    params->load_type = (int)t;
     return true;
 }

@@ -2,6 +2,7 @@
  * actually present, and the memory footprint computed from the header alone. */
 #include "model/internal.h"
 #include "slm/convert.h"
+#include "slm/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -190,17 +191,17 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
                                struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
     struct slm_footprint_params p = params ? *params : slm_footprint_default_params();
+    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable((slm_type)p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as type %d (%s)", p.load_type,
+                          slm_type_name((slm_type)p.load_type));
     struct slm_model_hparams h;
     slm_status st = slm_model_hparams_read(g, &h);
     if (st != SLM_OK) return st;
-    if (p.n_ctx == 0) p.n_ctx = h.n_ctx_train;
+    if (p.n_ctx == 0) p.n_ctx = SLM_MIN(h.n_ctx_train, SLM_DEFAULT_SERVE_CONTEXT);
     if (p.n_slots == 0) p.n_slots = 1;
     if (p.n_ctx > MAX_CTX || p.n_slots > 4096)
         return slm__error(SLM_E_INVALID_ARG, "context %u x %u slots is out of range", p.n_ctx,
                           p.n_slots);
-    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable(p.load_type))
-        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as %s",
-                          slm_type_name(p.load_type));
     for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
         const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
         uint64_t bytes = t->n_bytes;
@@ -208,6 +209,7 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         if (type != t->type) SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &bytes));
         out->weights += bytes;
     }
+    out->n_ctx = p.n_ctx;
     if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_threads <= 0) p.n_threads = slm_cpu_count();
     if (!slm__archs[h.arch].encoder) {
@@ -216,6 +218,16 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         out->scratch =
             slm__fwd_bytes(&h, g, p.load_type, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
-    out->total = out->weights + out->kv + out->scratch;
+    /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
+     * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */
+    int64_t heap0 = slm__alloc_thread_net();
+    slm_tokenizer *tok = NULL;
+    out->metadata = slm_gguf_heap_bytes(g);
+    if (slm_tokenizer_from_gguf(g, &tok) == SLM_OK) {
+        out->metadata += (uint64_t)(slm__alloc_thread_net() - heap0);
+        slm_tokenizer_free(tok);
+    }
+    slm_error_clear(); /* a file without a vocabulary still has a footprint */
+    out->total = out->weights + out->kv + out->scratch + out->metadata;
     return SLM_OK;
 }

@@ -51,6 +51,7 @@ static slm_status quantize_weights(slm_model *m, int n_threads) {
                 break;
             }
             m->owned[m->n_owned++] = buf;
+            m->converted_bytes += t->n_bytes;
             st = slm__convert_rows(pool, type, buf, t->type, t->data, t->ne[1], t->ne[0]);
             struct slm__bound *b = r < SLM_ROLE_FIRST_LAYER ? &m->global[r] : &m->layers[l][r];
             b->w.type = type;
@@ -68,9 +69,10 @@ slm_status slm_model_load(const char *path, const struct slm_model_params *param
                           slm_model **out) {
     *out = NULL;
     struct slm_model_params p = params ? *params : slm_model_default_params();
-    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable(p.load_type))
-        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as %s (a writable type such as "
-                          "q8_0, q4_0 or q4_k is needed)", slm_type_name(p.load_type));
+    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable((slm_type)p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as type %d (%s): a writable type "
+                          "such as q8_0, q4_0 or q4_k is needed", p.load_type,
+                          slm_type_name((slm_type)p.load_type));
     slm_model *m = slm__calloc(1, sizeof *m);
     if (!m) return slm__error(SLM_E_NOMEM, "model");
     m->load_type = p.load_type;
@@ -128,3 +130,6 @@ void slm_model_free(slm_model *m) {
 
 const struct slm_model_hparams *slm_model_get_hparams(const slm_model *m) { return &m->h; }
 const slm_gguf *slm_model_get_gguf(const slm_model *m) { return m->gguf; }
+uint64_t slm_model_mapped_bytes(const slm_model *m) {
+    return slm_gguf_total_tensor_bytes(m->gguf) - m->converted_bytes;
+}

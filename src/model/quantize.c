@@ -100,10 +100,10 @@ static bool is_matrix(const struct slm_gguf_tensor *t) {
            strcmp(t->name, "token_types.weight");
 }
 
-slm_type slm__loaded_type(const struct slm_gguf_tensor *t, slm_type load_type) {
+slm_type slm__loaded_type(const struct slm_gguf_tensor *t, int load_type) {
     bool plain = t->type == SLM_TYPE_F32 || t->type == SLM_TYPE_F16 || t->type == SLM_TYPE_BF16;
     if (load_type == SLM_LOAD_TYPE_KEEP || !plain || !is_matrix(t)) return t->type;
-    return slm_quant_type_for_row(load_type, t->ne[0]);
+    return slm_quant_type_for_row((slm_type)load_type, t->ne[0]);
 }
 
 /* ---- slm quantize ---- */

@@ -86,14 +86,13 @@ slm_status slm_convert_hf(const char *dir, const char *out_path,
                           const struct slm_convert_params *params,
                           struct slm_convert_report *report);
 
-/* Writes the tokenizer of the Hugging Face folder dir (tokenizer.json; tokenizer_config.json and
- * config.json when present, for special tokens, add_bos/add_eos and the chat template) into w as
- * the tokenizer.* keys llama.cpp's converter writes: tokenizer.ggml.model "llama" (SentencePiece
- * style BPE: scores from merge ranks), "gpt2" (byte-level BPE: merges, and tokenizer.ggml.pre
- * recognised from the pre-tokenizer chain) or "bert" (WordPiece), tokens, token types, special
- * ids and tokenizer.chat_template. A vocabulary smaller than n_vocab (the model's embedding rows;
- * 0 = no minimum) is padded with unused "[PAD<id>]" tokens; a larger one is an error. *kind (may
- * be NULL) gets the family. SLM_E_UNSUPPORTED for a tokenizer slm could not run. */
+/* Writes the tokenizer of the Hugging Face folder dir into w as tokenizer.* metadata:
+ * tokenizer.json through slm_tokenizer_load_hf_json and slm_tokenizer_write_gguf, then the special
+ * tokens tokenizer_config.json names (or config.json's bos/eos ids), its add_bos/add_eos flags and
+ * chat template (tokenizer.chat_template). A vocabulary smaller than n_vocab (the model's
+ * embedding rows; 0 = no minimum) is padded with unused "[PAD<id>]" tokens, as llama.cpp does; a
+ * larger one is SLM_E_INVALID_MODEL. *kind (may be NULL) gets the family. SLM_E_UNSUPPORTED for a
+ * tokenizer slm cannot run. */
 slm_status slm_convert_tokenizer_hf(const char *dir, int32_t n_vocab, slm_gguf_writer *w,
                                     slm_tokenizer_kind *kind);
 

@@ -44,19 +44,23 @@ struct convert_job {
     const uint8_t *src;
     int64_t cols;
     size_t dst_row, src_row;
-    float *scratch; /* [nth][cols] */
+    float *scratch; /* [nth][2 * cols]: a row as floats, then the stored row when misaligned */
     slm_chunker rows;
 };
 
 static void convert_worker(void *ctx, int ith, int nth) {
     (void)nth;
     struct convert_job *j = ctx;
-    float *row = j->scratch + (size_t)ith * (size_t)j->cols;
+    float *row = j->scratch + (size_t)ith * 2 * (size_t)j->cols, *raw = row + j->cols;
     int64_t b, e;
     /* Both calls only fail for unsupported types, which the caller has ruled out. */
     while (slm__chunker_next(&j->rows, &b, &e)) {
         for (int64_t r = b; r < e; r++) {
             const void *src = j->src + (size_t)r * j->src_row;
+            if ((uintptr_t)src % sizeof(float)) { /* safetensors data need not be aligned */
+                memcpy(raw, src, j->src_row);
+                src = raw;
+            }
             const float *x = src;
             if (j->src_type != SLM_TYPE_F32) {
                 SLM_ASSERT(slm_type_dequantize(j->src_type, src, row, j->cols) == SLM_OK);
@@ -84,7 +88,7 @@ slm_status slm__convert_rows(slm_pool *pool, slm_type dst_type, void *dst, slm_t
     int nth = pool ? slm_pool_n_threads(pool) : 1;
     struct convert_job j = {dst_type,        src_type,        dst,  src, cols,
                             (size_t)dst_row, (size_t)src_row, NULL, {0}};
-    j.scratch = slm__malloc((size_t)nth * (size_t)cols * sizeof(float));
+    j.scratch = slm__malloc((size_t)nth * 2 * (size_t)cols * sizeof(float));
     if (!j.scratch) return slm__error(SLM_E_NOMEM, "conversion scratch");
     slm__chunker_init(&j.rows, 0, rows, SLM_MAX(1, 65536 / cols));
     slm_pool_run(pool, convert_worker, &j, nth);

@@ -1,4 +1,5 @@
-/* slm gen: the sampling chain, chat templates and stop-string matching used by generation. */
+/* slm gen: sessions, the sampling chain, chat templates, stop-string matching, generation, and
+ * sentence embeddings with their pooling. */
 #ifndef SLM_GEN_H
 #define SLM_GEN_H
 
@@ -169,6 +170,77 @@ slm_status slm_generate(slm_session *s, const slm_tokenizer *t, const int32_t *p
                         size_t n_prompt, const struct slm_generate_params *params,
                         slm_token_fn on_token, void *user, struct slm_generate_result *out);
 void slm_generate_result_clear(struct slm_generate_result *r);
+
+
+/* ---- embeddings ------------------------------------------------------------------------------
+ * Sentence embeddings from an encoder model (bert: MiniLM, BGE). An embedder owns the activation
+ * buffers for one forward pass of up to n_batch tokens, allocated at creation; inputs are packed
+ * back to back into passes, so a batch costs what its tokens cost and every input's vector is
+ * bit for bit the one it gets when embedded alone. One embedder is used by one thread at a time;
+ * several may share a model. */
+typedef struct slm_embedder slm_embedder;
+
+typedef enum slm_embed_pooling {
+    SLM_EMBED_POOLING_MODEL = 0, /* as the model's <arch>.pooling_type says (mean if it has none) */
+    SLM_EMBED_POOLING_MEAN,      /* mean of every token's state, [CLS] and [SEP] included */
+    SLM_EMBED_POOLING_CLS,       /* the first token's ([CLS]) state: BGE */
+    SLM_EMBED_POOLING_LAST,      /* the last token's state */
+} slm_embed_pooling;
+const char *slm_embed_pooling_name(slm_embed_pooling p); /* "model", "mean", "cls", "last" */
+slm_status slm_embed_pooling_from_name(const char *name, slm_embed_pooling *out);
+
+/* The feed-forward activation. BERT-family checkpoints are trained with the exact erf form, so
+ * it is the default; the tanh approximation is what llama.cpp computes (within ~1e-4 of erf on
+ * pooled vectors) and is there to reproduce its numbers. */
+typedef enum slm_gelu {
+    SLM_GELU_ERF = 0,
+    SLM_GELU_TANH,
+} slm_gelu;
+
+struct slm_embed_params {
+    uint32_t max_tokens;       /* per input, [CLS] and [SEP] included; 0 = the model's context
+                                * length. Longer inputs keep their first max_tokens - 1 tokens
+                                * and their last one (the closing [SEP]) and are flagged. */
+    uint32_t n_batch;          /* tokens per forward pass; default 4096, raised to max_tokens */
+    slm_embed_pooling pooling; /* default SLM_EMBED_POOLING_MODEL */
+    bool normalize;            /* L2-normalise each vector; default true */
+    slm_gelu gelu;             /* default SLM_GELU_ERF */
+    int n_threads;             /* 0 = every CPU; ignored when pool is given */
+    slm_pool *pool;            /* borrowed; NULL = the embedder starts its own of n_threads */
+};
+struct slm_embed_params slm_embed_default_params(void);
+
+/* What happened to one input. */
+struct slm_embed_info {
+    uint32_t n_tokens;    /* tokens encoded, after truncation */
+    uint32_t n_tokens_in; /* tokens of the input before truncation */
+    bool truncated;
+};
+
+/* The model (an encoder; SLM_E_UNSUPPORTED otherwise) and the tokenizer are borrowed and must
+ * outlive the embedder; t may be NULL when only slm_embed_tokens is used. SLM_E_INVALID_ARG for
+ * max_tokens < 2 or beyond the model's context length, or threads out of range. */
+slm_status slm_embedder_create(const slm_model *m, const slm_tokenizer *t,
+                               const struct slm_embed_params *params, slm_embedder **out);
+void slm_embedder_free(slm_embedder *e); /* accepts NULL */
+uint32_t slm_embedder_dim(const slm_embedder *e);        /* floats per vector */
+uint32_t slm_embedder_max_tokens(const slm_embedder *e); /* after defaults were applied */
+/* The pooling in force (SLM_EMBED_POOLING_MODEL resolved). */
+slm_embed_pooling slm_embedder_pooling(const slm_embedder *e);
+/* Bytes the embedder allocated for its buffers. */
+uint64_t slm_embedder_bytes(const slm_embedder *e);
+
+/* Embeds n NUL-terminated texts (borrowed for the call), each tokenized with [CLS]/[SEP], into
+ * out[n][dim] (caller-owned). info (n entries, may be NULL) says per input how many tokens it
+ * had and whether it was truncated. Every input is checked before anything is computed:
+ * SLM_E_INVALID_ARG for NULL texts or out (with n > 0) or an embedder made without a tokenizer,
+ * SLM_E_INVALID_INPUT for a NULL text (naming its index). n == 0 does nothing. */
+slm_status slm_embed(slm_embedder *e, const char *const *texts, size_t n, float *out,
+                     struct slm_embed_info *info);
+/* Same from token ids: input i is ids[i][0 .. n_ids[i]) (borrowed for the call; no special
+ * tokens are added). SLM_E_INVALID_INPUT for an empty input or an id outside the vocabulary. */
+slm_status slm_embed_tokens(slm_embedder *e, const int32_t *const *ids, const size_t *n_ids,
+                            size_t n, float *out, struct slm_embed_info *info);
 
 #ifdef __cplusplus
 }

@@ -234,6 +234,26 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
 /* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
 slm_type slm__matmul_partner(slm_type type);
 
+/* Float-activation matrix multiply for F32 and F16 weights (gemm.c): y[j][r] = dot(row r of w,
+ * x[j]) with x kept in float (not rounded to F16), computed in 4 x 4 register tiles; for batches
+ * of many rows (the encoder). Only where slm__matmul_f32x_supported(type): F32/F16 weights on the
+ * AVX-512 level. Does not allocate. */
+bool slm__matmul_f32x_supported(slm_type t);
+void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
+                      int64_t n, float *y);
+/* Rows r0..r1 of it on one thread: the scalar reference (double sums) and the AVX-512 tiles. */
+void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                        int64_t r0, int64_t r1);
+void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                           int64_t r0, int64_t r1);
+/* The same tiles over F32 rows with any strides, on one thread (attention's Q K^T and P V):
+ * y[c * ys + r] = dot(w + r * ws, x + c * xs) over k floats, for r < nr and c < nc. The AVX-512
+ * form only where slm__matmul_f32x_supported(SLM_TYPE_F32). */
+void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr, const float *x,
+                               int64_t xs, int64_t nc, float *y, int64_t ys);
+void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
+                                  const float *x, int64_t xs, int64_t nc, float *y, int64_t ys);
+
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
 

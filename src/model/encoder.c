@@ -1,0 +1,211 @@
+/* The bert encoder forward pass (MiniLM, BGE): token + position + token-type embeddings and their
+ * LayerNorm, then per layer bidirectional multi-head attention with biases and a post-norm
+ * residual, and a GELU feed-forward with biases and a post-norm residual. A batch of sequences is
+ * packed back to back, so every linear layer is one matrix x matrix product over all of its
+ * tokens and no work is spent on padding. Nothing here allocates after slm__enc_init. */
+#include "model/encoder.h"
+
+#include <math.h>
+
+/* Queries per block of attention scores: a block's scores (32 x up to 512 floats) stay in L1/L2. */
+#define ATTN_QBLOCK 32
+
+/* ---- activation buffers ---- */
+
+static size_t mm_scratch_bytes(const slm_model *m, int64_t n_tokens) {
+    size_t max = 0;
+    for (uint32_t l = 0; l < m->h.n_layer; l++) {
+        for (int r = SLM_ROLE_FIRST_LAYER; r < SLM_ROLE_COUNT; r++) {
+            const struct slm__bound *b = &m->layers[l][r];
+            if (!b->w.data || b->vec) continue;
+            size_t s = slm__matmul_scratch_size(b->w.type, b->w.cols, n_tokens);
+            max = s > max ? s : max;
+        }
+    }
+    return max;
+}
+
+/* Floats of attention scratch per thread: a head's transposed values and a block of scores. */
+static int64_t attn_floats(const slm_model *m, int64_t max_seq) {
+    return ((int64_t)m->h.head_dim + ATTN_QBLOCK) * max_seq;
+}
+
+/* Each buffer is rounded up to 64 bytes, as the allocator aligns them. */
+static uint64_t rounded(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+
+uint64_t slm__enc_bytes(const slm_model *m, int64_t n_tokens, int64_t max_seq, int nth) {
+    const struct slm_model_hparams *h = &m->h;
+    const uint64_t n = (uint64_t)n_tokens, E = h->n_embd, Q = (uint64_t)h->n_head * h->head_dim;
+    return 2 * rounded(n * E * 4) + 4 * rounded(n * Q * 4) + rounded(n * h->n_ff * 4) +
+           rounded((uint64_t)nth * (uint64_t)attn_floats(m, max_seq) * 4) + rounded(n * 4) +
+           rounded(mm_scratch_bytes(m, n_tokens));
+}
+
+slm_status slm__enc_init(struct slm__enc *e, const slm_model *m, int64_t n_tokens, int64_t max_seq,
+                         int nth) {
+    const struct slm_model_hparams *h = &m->h;
+    *e = (struct slm__enc){.n_tokens = n_tokens, .max_seq = max_seq,
+                           .attn_floats = attn_floats(m, max_seq), .nth = nth};
+    const int64_t E = h->n_embd, Q = (int64_t)h->n_head * h->head_dim;
+    float **bufs[] = {&e->x, &e->xb, &e->q, &e->k, &e->v, &e->att, &e->ff, &e->attn_scratch};
+    int64_t lens[] = {n_tokens * E, n_tokens * E, n_tokens * Q, n_tokens * Q,
+                      n_tokens * Q, n_tokens * Q, n_tokens * h->n_ff,
+                      (int64_t)nth * attn_floats(m, max_seq)};
+    for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++)
+        if (!(*bufs[i] = slm__aligned_alloc((size_t)lens[i] * sizeof(float)))) goto oom;
+    if (!(e->seq_of = slm__aligned_alloc((size_t)n_tokens * sizeof(int32_t)))) goto oom;
+    e->mm_scratch_bytes = mm_scratch_bytes(m, n_tokens);
+    if (e->mm_scratch_bytes && !(e->mm_scratch = slm__aligned_alloc(e->mm_scratch_bytes))) goto oom;
+    return SLM_OK;
+oom:
+    slm__enc_free(e);
+    return slm__error(SLM_E_NOMEM, "encoder buffers for %lld tokens", (long long)n_tokens);
+}
+
+void slm__enc_free(struct slm__enc *e) {
+    float *bufs[] = {e->x, e->xb, e->q, e->k, e->v, e->att, e->ff, e->attn_scratch};
+    for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++) slm__aligned_free(bufs[i]);
+    slm__aligned_free(e->seq_of);
+    slm__aligned_free(e->mm_scratch);
+    *e = (struct slm__enc){0};
+}
+
+/* ---- the pass ---- */
+
+/* Attention over the packed batch: every query attends to all tokens of its own sequence.
+ * With the AVX-512 tiles, threads claim (sequence, head) pairs: the head's values are transposed
+ * once into scratch, then blocks of ATTN_QBLOCK queries get their scores (Q K^T) and outputs
+ * (P V) as tiled products. Otherwise threads claim tokens and go key by key with the ops table. */
+struct attn_job {
+    const struct slm__enc *e;
+    const int64_t *offsets;
+    int64_t n_head, head_dim;
+    float scale;
+    bool tiled;
+    slm_chunker units; /* tiled: (sequence, head) pairs, else tokens */
+};
+
+static void attn_head(const struct attn_job *j, int64_t s, int64_t h, float *scratch) {
+    const struct slm__enc *e = j->e;
+    const int64_t d = j->head_dim, width = j->n_head * d;
+    const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
+    const float *q = e->q + k0 * width + h * d, *k = e->k + k0 * width + h * d;
+    const float *v = e->v + k0 * width + h * d;
+    float *vt = scratch, *scores = scratch + d * e->max_seq; /* [d][n_keys], [block][n_keys] */
+    for (int64_t t = 0; t < n_keys; t++)
+        for (int64_t c = 0; c < d; c++) vt[c * n_keys + t] = v[t * width + c];
+    for (int64_t q0 = 0; q0 < n_keys; q0 += ATTN_QBLOCK) {
+        const int64_t nq = SLM_MIN(ATTN_QBLOCK, n_keys - q0);
+        slm__gemm_f32_strided_avx512(d, k, width, n_keys, q + q0 * width, width, nq, scores,
+                                     n_keys);
+        for (int64_t i = 0; i < nq * n_keys; i++) scores[i] *= j->scale;
+        for (int64_t i = 0; i < nq; i++) slm__softmax(scores + i * n_keys, n_keys);
+        slm__gemm_f32_strided_avx512(n_keys, vt, n_keys, d, scores, n_keys, nq,
+                                     e->att + (k0 + q0) * width + h * d, width);
+    }
+}
+
+static void attn_token(const struct attn_job *j, int64_t i, float *scores) {
+    const struct slm__enc *e = j->e;
+    const struct slm_ops *ops = slm__ops(SLM_CPU_LEVEL_COUNT);
+    const int64_t d = j->head_dim, width = j->n_head * d;
+    const int32_t s = e->seq_of[i];
+    const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
+    for (int64_t h = 0; h < j->n_head; h++) {
+        const float *q = e->q + i * width + h * d;
+        const struct slm_attn_rows k = {e->k + k0 * width + h * d, false, width, n_keys, d};
+        const struct slm_attn_rows v = {e->v + k0 * width + h * d, false, width, n_keys, d};
+        ops->attn_scores(&k, q, j->scale, scores);
+        ops->softmax(scores, n_keys);
+        ops->attn_values(&v, scores, e->att + i * width + h * d);
+    }
+}
+
+static void attn_work(void *p, int ith, int nth) {
+    (void)nth;
+    struct attn_job *j = p;
+    float *scratch = j->e->attn_scratch + (int64_t)ith * j->e->attn_floats;
+    int64_t u0, u1;
+    while (slm__chunker_next(&j->units, &u0, &u1)) {
+        for (int64_t u = u0; u < u1; u++) {
+            if (j->tiled) attn_head(j, u / j->n_head, u % j->n_head, scratch);
+            else attn_token(j, u, scratch);
+        }
+    }
+}
+
+/* y = x W^T + b over n rows. */
+static void linear(const struct slm__enc *e, slm_pool *pool, const struct slm__bound *w,
+                   const struct slm__bound *b, const float *x, int64_t n, float *y) {
+    if (slm__matmul_f32x_supported(w->w.type)) slm__matmul_f32x(pool, e->nth, &w->w, x, n, y);
+    else slm__matmul(pool, e->nth, &w->w, x, n, y, e->mm_scratch);
+    const int64_t width = w->w.rows;
+    for (int64_t i = 0; i < n; i++) slm__add(y + i * width, y + i * width, b->vec, width);
+}
+
+static void norm_rows(float *x, int64_t n, int64_t width, const struct slm__bound *w,
+                      const struct slm__bound *b, float eps) {
+    for (int64_t i = 0; i < n; i++) slm__layer_norm(x + i * width, x + i * width, w->vec, b->vec,
+                                                    width, eps);
+}
+
+/* Row `row` of an embedding table, dequantized into out. */
+static void embedding_row(const struct slm__bound *table, int64_t row, float *out) {
+    uint64_t row_bytes = 0;
+    SLM_ASSERT(slm_type_nbytes(table->w.type, (uint64_t)table->w.cols, &row_bytes));
+    slm_type_dequantize(table->w.type, (const uint8_t *)table->w.data + (uint64_t)row * row_bytes,
+                        out, table->w.cols);
+}
+
+void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool,
+                          const int32_t *tokens, const int64_t *offsets, int64_t n_seq,
+                          bool gelu_tanh) {
+    const struct slm_model_hparams *h = &m->h;
+    const int64_t E = h->n_embd, F = h->n_ff, n = offsets[n_seq];
+    SLM_ASSERT(n_seq > 0 && n > 0 && n <= e->n_tokens);
+
+    const struct slm__bound *G = m->global;
+    const bool types = G[SLM_ROLE_TOKEN_TYPES].w.data != NULL;
+    const bool tiled = slm__matmul_f32x_supported(SLM_TYPE_F32);
+    for (int64_t s = 0; s < n_seq; s++) {
+        SLM_ASSERT(offsets[s + 1] > offsets[s] && offsets[s + 1] - offsets[s] <= e->max_seq &&
+                   offsets[s + 1] - offsets[s] <= h->n_ctx_train);
+        for (int64_t i = offsets[s]; i < offsets[s + 1]; i++) {
+            float *x = e->x + i * E, *tmp = e->xb + i * E;
+            e->seq_of[i] = (int32_t)s;
+            embedding_row(&G[SLM_ROLE_TOK_EMBD], tokens[i], x);
+            embedding_row(&G[SLM_ROLE_POS_EMBD], i - offsets[s], tmp);
+            slm__add(x, x, tmp, E);
+            if (types) { /* every token is of type 0 (single-segment input) */
+                embedding_row(&G[SLM_ROLE_TOKEN_TYPES], 0, tmp);
+                slm__add(x, x, tmp, E);
+            }
+        }
+    }
+    norm_rows(e->x, n, E, &G[SLM_ROLE_EMBD_NORM], &G[SLM_ROLE_EMBD_NORM_B], h->norm_eps);
+
+    for (uint32_t l = 0; l < h->n_layer; l++) {
+        const struct slm__bound *L = m->layers[l];
+        linear(e, pool, &L[SLM_ROLE_WQ], &L[SLM_ROLE_BQ], e->x, n, e->q);
+        linear(e, pool, &L[SLM_ROLE_WK], &L[SLM_ROLE_BK], e->x, n, e->k);
+        linear(e, pool, &L[SLM_ROLE_WV], &L[SLM_ROLE_BV], e->x, n, e->v);
+        struct attn_job job = {.e = e, .offsets = offsets, .n_head = h->n_head,
+                               .head_dim = h->head_dim,
+                               .scale = 1.0f / sqrtf((float)h->head_dim), .tiled = tiled};
+        if (tiled) slm__chunker_init(&job.units, 0, n_seq * h->n_head, 1);
+        else slm__chunker_init(&job.units, 0, n, 4);
+        slm_pool_run(pool, attn_work, &job, e->nth);
+        linear(e, pool, &L[SLM_ROLE_WO], &L[SLM_ROLE_BO], e->att, n, e->xb);
+        slm__add(e->x, e->x, e->xb, n * E);
+        norm_rows(e->x, n, E, &L[SLM_ROLE_ATTN_OUT_NORM], &L[SLM_ROLE_ATTN_OUT_NORM_B],
+                  h->norm_eps);
+
+        linear(e, pool, &L[SLM_ROLE_FFN_UP], &L[SLM_ROLE_FFN_UP_B], e->x, n, e->ff);
+        if (gelu_tanh) slm__gelu_tanh(e->ff, e->ff, n * F);
+        else slm__gelu_erf(e->ff, e->ff, n * F);
+        linear(e, pool, &L[SLM_ROLE_FFN_DOWN], &L[SLM_ROLE_FFN_DOWN_B], e->ff, n, e->xb);
+        slm__add(e->x, e->x, e->xb, n * E);
+        norm_rows(e->x, n, E, &L[SLM_ROLE_LAYER_OUT_NORM], &L[SLM_ROLE_LAYER_OUT_NORM_B],
+                  h->norm_eps);
+    }
+}

@@ -1,0 +1,88 @@
+/* AVX-512 tiles of the float-activation matrix multiply (slm__matmul_f32x): 4 weight rows x 4
+ * activation rows per tile, 16 accumulators in registers, so each loaded (and, for F16, widened)
+ * weight vector meets four activation vectors. Only the summation order differs from the scalar
+ * reference. */
+#include "tensor/internal.h"
+
+#include <immintrin.h>
+
+static inline __attribute__((always_inline)) __m512 load_w(bool f16, const void *w, int64_t at,
+                                                           __mmask16 m) {
+    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const slm_f16 *)w + at));
+    return _mm512_maskz_loadu_ps(m, (const float *)w + at);
+}
+
+/* The four horizontal sums of a, b, c, d as one vector. Each sum's additions are the same
+ * whatever the other three hold, so a result does not depend on its neighbours in the tile (a
+ * token gets the same bits in any batch). */
+static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* y[c][r] = dot(w row r, x row c) for r < R, c < C; rows of k elements, w rows ws elements apart,
+ * x rows xs apart, y rows ys apart. */
+static inline __attribute__((always_inline)) void tile(int R, int C, bool f16, int64_t k,
+                                                       const void *w, int64_t ws, const float *x,
+                                                       int64_t xs, float *y, int64_t ys) {
+    __m512 acc[4][4];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < k; i += 16) {
+        __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+        __m512 wv[4], xv[4];
+        for (int r = 0; r < R; r++) wv[r] = load_w(f16, w, r * ws + i, m);
+        for (int c = 0; c < C; c++) xv[c] = _mm512_maskz_loadu_ps(m, x + c * xs + i);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[r], xv[c], acc[r][c]);
+    }
+    const __m512 zero = _mm512_setzero_ps();
+    for (int c = 0; c < C; c++) {
+        __m128 sum = reduce4(acc[0][c], R > 1 ? acc[1][c] : zero, R > 2 ? acc[2][c] : zero,
+                             R > 3 ? acc[3][c] : zero);
+        if (R == 4) _mm_storeu_ps(y + c * ys, sum);
+        else _mm_mask_storeu_ps(y + c * ys, (__mmask8)((1u << R) - 1), sum);
+    }
+}
+
+/* y[c * ys + r] = dot(w row r, x row c) for r < nr, c < nc: full tiles, then the edges. */
+static inline __attribute__((always_inline)) void block(bool f16, int64_t k, const void *w,
+                                                        int64_t ws, int64_t nr, const float *x,
+                                                        int64_t xs, int64_t nc, float *y,
+                                                        int64_t ys) {
+    const int64_t esz = f16 ? 2 : 4;
+    const uint8_t *wd = w;
+    for (int64_t c = 0; c < nc; c += 4) {
+        const float *xc = x + c * xs;
+        float *yc = y + c * ys;
+        const bool full = nc - c >= 4;
+        for (int64_t r = 0; r < nr; r += 4) {
+            if (full && nr - r >= 4) {
+                tile(4, 4, f16, k, wd + r * ws * esz, ws, xc, xs, yc + r, ys);
+                continue;
+            }
+            for (int64_t rr = r; rr < SLM_MIN(r + 4, nr); rr++)
+                for (int64_t cc = 0; cc < SLM_MIN(4, nc - c); cc++)
+                    tile(1, 1, f16, k, wd + rr * ws * esz, ws, xc + cc * xs, xs, yc + cc * ys + rr,
+                         ys);
+        }
+    }
+}
+
+void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                           int64_t r0, int64_t r1) {
+    const int64_t k = w->cols;
+    if (w->type == SLM_TYPE_F16)
+        block(true, k, (const slm_f16 *)w->data + r0 * k, k, r1 - r0, x, k, n, y + r0, w->rows);
+    else
+        block(false, k, (const float *)w->data + r0 * k, k, r1 - r0, x, k, n, y + r0, w->rows);
+}
+
+void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
+                                  const float *x, int64_t xs, int64_t nc, float *y, int64_t ys) {
+    block(false, k, w, ws, nr, x, xs, nc, y, ys);
+}

@@ -4,6 +4,7 @@
  * refused or given their fallback type), mkmodel --type, and load-time quantization: a model
  * stored in F32 or F16 loaded as Q8_0 / Q4_0 / Q4_K gives exactly the logits of the file
  * `slm quantize` makes of it, with the footprint and heap use that file would have. */
+// ctest-labels: tsan
 #include "testutil.h"
 
 #include "slm.h"

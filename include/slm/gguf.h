@@ -173,6 +173,15 @@ slm_status slm_gguf_writer_set_alignment(slm_gguf_writer *w, uint32_t alignment)
 slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_type type,
                                       uint32_t n_dims, const int64_t *ne, const void *data,
                                       uint64_t n_bytes);
+/* Fills a tensor's n_bytes of data at dst while the file is being written (ctx as given to
+ * slm_gguf_writer_add_tensor_fn). An error status (with its detail set) fails the write. */
+typedef slm_status (*slm_gguf_fill_fn)(void *ctx, void *dst, uint64_t n_bytes);
+/* Adds a tensor whose data is produced at write time, one tensor at a time, so a converter never
+ * holds more than one converted tensor in memory. ctx is borrowed until the writer is written or
+ * freed; fill may be called once per write. Same checks as slm_gguf_writer_add_tensor. */
+slm_status slm_gguf_writer_add_tensor_fn(slm_gguf_writer *w, const char *name, slm_type type,
+                                         uint32_t n_dims, const int64_t *ne, uint64_t n_bytes,
+                                         slm_gguf_fill_fn fill, void *ctx);
 /* Writes the file: to path.tmp, fsync, then rename (never leaves a half-written path). */
 slm_status slm_gguf_writer_write_file(slm_gguf_writer *w, const char *path);
 /* Writes into a new heap buffer (*out transferred to caller; free with slm_free()). */

@@ -61,6 +61,9 @@ slm_status slm_arch_from_name(const char *name, slm_arch *out);
  * unknown architecture; SLM_E_INVALID_MODEL (with the key or tensor named) otherwise. */
 slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *out);
 
+/* load_type of struct slm_model_params and struct slm_footprint_params: weights as stored. */
+#define SLM_LOAD_TYPE_KEEP (-1)
+
 typedef enum slm_kv_type {
     SLM_KV_F16 = 0,
     SLM_KV_F32 = 1,
@@ -77,8 +80,8 @@ struct slm_footprint_params {
     uint32_t n_batch; /* prompt tokens per forward pass (default 512, capped at n_ctx) */
     int n_threads;    /* 0 = every CPU (each thread has attention scratch) */
     slm_kv_type kv_type;
-    int load_type;    /* -1 = weights as stored; else the slm_type F32/F16/BF16 matrices are
-                       * quantized to at load (those whose rows fit its blocks) */
+    int load_type; /* SLM_LOAD_TYPE_KEEP (-1): weights as stored; else the type of load-time
+                    * quantization, as in struct slm_model_params */
 };
 struct slm_footprint_params slm_footprint_default_params(void);
 
@@ -94,7 +97,7 @@ struct slm_footprint {
 
 /* Footprint from the header alone (no tensor data is touched). SLM_E_INVALID_MODEL /
  * SLM_E_UNSUPPORTED as slm_model_hparams_read for files slm cannot run; SLM_E_INVALID_ARG for a
- * load_type that is not a type. */
+ * load_type that is not a writable type (slm_quant_type_writable). */
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out);
 
@@ -106,6 +109,14 @@ typedef struct slm_model slm_model;
 
 struct slm_model_params {
     bool prefault; /* read every weight page at load so the first request does not fault them in */
+    /* Load-time quantization. SLM_LOAD_TYPE_KEEP (default): weights used as stored, from the
+     * mapping. An slm_type that is writable (Q8_0, Q4_0, Q4_K, ...: slm_quant_type_writable in
+     * slm/convert.h): every weight matrix stored as F32, F16 or BF16 is converted into it at
+     * load, in heap memory, and its file pages are released; a matrix whose rows do not fit gets
+     * the type slm_quant_type_for_row gives (as `slm quantize --fallback`). Matrices already
+     * quantized, 1-D tensors and position / token-type tables stay as stored. */
+    int load_type;
+    int n_threads; /* threads for load-time quantization; 0 = every CPU */
 };
 struct slm_model_params slm_model_default_params(void);
 
@@ -117,6 +128,9 @@ void slm_model_free(slm_model *m); /* accepts NULL; no session may still use it 
 /* Borrowed, valid until slm_model_free. */
 const struct slm_model_hparams *slm_model_get_hparams(const slm_model *m);
 const slm_gguf *slm_model_get_gguf(const slm_model *m);
+/* Bytes of the file's tensors the model computes with from the mapping: all of them, less those
+ * load-time quantization converted into heap buffers (whose pages it released). */
+uint64_t slm_model_mapped_bytes(const slm_model *m);
 
 #ifdef __cplusplus
 }

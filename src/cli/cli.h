@@ -64,8 +64,12 @@ bool cli_opt_long(const struct cli_opt *o, long lo, long hi, long *out);
 bool cli_opt_float(const struct cli_opt *o, double lo, double hi, float *out);
 
 /* Loads a model file (and, when tok is not NULL, its tokenizer), reporting failures the script
- * way; returns 0 or the exit code. */
-int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer **tok);
+ * way; returns 0 or the exit code. params may be NULL (defaults). */
+int cli_load_model(const char *path, bool json, const struct slm_model_params *params,
+                   slm_model **model, slm_tokenizer **tok);
+/* The --load-type option (load-time quantization) into params->load_type; an unset option keeps
+ * the stored types. Prints the problem and returns false for a type that cannot be loaded. */
+bool cli_opt_load_type(const struct cli_opt *o, bool json, struct slm_model_params *params);
 
 int cmd_show(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -73,6 +77,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_select(int argc, char **argv);

@@ -90,7 +90,7 @@ int cmd_bench(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     slm_model *m = NULL;
-    if ((rc = cli_load_model(pos[0], json, &m, NULL))) return rc;
+    if ((rc = cli_load_model(pos[0], json, NULL, &m, NULL))) return rc;
     const struct slm_model_hparams *h = slm_model_get_hparams(m);
     slm_pool *pool = NULL;
     slm_session *s = NULL;

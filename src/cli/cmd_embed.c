@@ -86,7 +86,7 @@ int cmd_embed(int argc, char **argv) {
     slm_embedder *e = NULL;
     float *vec = NULL;
     struct slm_embed_info *info = NULL;
-    if (!rc) rc = cli_load_model(pos[0], json, &m, &tok);
+    if (!rc) rc = cli_load_model(pos[0], json, NULL, &m, &tok);
     if (!rc) {
         slm_status st = slm_embedder_create(m, tok, &p, &e);
         if (st == SLM_OK) {

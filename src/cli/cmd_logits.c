@@ -42,17 +42,18 @@ static int by_logit(const void *a, const void *b) {
 int cmd_logits(int argc, char **argv) {
     struct cli_opt o[] = {{"--json", false, false, NULL}, {"--ids", true, false, NULL},
                           {"--text", true, false, NULL},  {"--top", true, false, NULL},
-                          {"--threads", true, false, NULL}, {"--no-bos", false, false, NULL}};
+                          {"--threads", true, false, NULL}, {"--no-bos", false, false, NULL},
+                          {"--load-type", true, false, NULL}};
     const char *pos[1];
     int n_pos;
-    int rc = cli_parse(argc, argv, o, 6, pos, 1, &n_pos);
+    int rc = cli_parse(argc, argv, o, 7, pos, 1, &n_pos);
     if (rc) return rc;
     bool json = o[0].set;
     long top = 16, threads = 0;
     if (n_pos != 1 || o[1].set == o[2].set || !cli_opt_long(&o[3], 1, 1 << 20, &top) ||
         !cli_opt_long(&o[4], 1, 1024, &threads)) {
         fprintf(stderr, "usage: slm logits MODEL (--ids 1,2,3 | --text T) [--top K] [--threads T] "
-                        "[--no-bos] [--json]\n");
+                        "[--no-bos] [--load-type TYPE] [--json]\n");
         return CLI_EXIT_USAGE;
     }
     int32_t *ids = NULL;
@@ -61,9 +62,15 @@ int cmd_logits(int argc, char **argv) {
         free(ids);
         return CLI_EXIT_USAGE;
     }
+    struct slm_model_params mp = slm_model_default_params();
+    mp.n_threads = (int)threads;
+    if (!cli_opt_load_type(&o[6], json, &mp)) {
+        free(ids);
+        return CLI_EXIT_USAGE;
+    }
     slm_model *m = NULL;
     slm_tokenizer *tok = NULL;
-    if ((rc = cli_load_model(pos[0], json, &m, o[2].set ? &tok : NULL))) {
+    if ((rc = cli_load_model(pos[0], json, &mp, &m, o[2].set ? &tok : NULL))) {
         free(ids);
         return rc;
     }

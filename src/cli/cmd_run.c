@@ -9,7 +9,7 @@
 
 enum {
     O_JSON, O_CHAT, O_SYSTEM, O_MAX, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_SEED, O_STOP,
-    O_IGNORE_EOS, O_THREADS, O_CTX, O_COUNT
+    O_IGNORE_EOS, O_THREADS, O_CTX, O_LOAD_TYPE, O_COUNT
 };
 
 struct run_opts {
@@ -238,6 +238,7 @@ int cmd_run(int argc, char **argv) {
         [O_REP] = {"--repeat-penalty", true, false, NULL}, [O_SEED] = {"--seed", true, false, NULL},
         [O_STOP] = {"--stop", true, false, NULL},          [O_IGNORE_EOS] = {"--ignore-eos", false, false, NULL},
         [O_THREADS] = {"--threads", true, false, NULL},    [O_CTX] = {"--ctx", true, false, NULL},
+        [O_LOAD_TYPE] = {"--load-type", true, false, NULL},
     };
     const char *pos[2];
     int n_pos;
@@ -252,9 +253,12 @@ int cmd_run(int argc, char **argv) {
     if (n_pos == 1 && r.json)
         return cli_fail(true, SLM_E_INVALID_ARG, "--json needs a PROMPT (interactive chat has no "
                         "JSON form)");
+    struct slm_model_params mp = slm_model_default_params();
+    mp.n_threads = r.sess.n_threads;
+    if (!cli_opt_load_type(&o[O_LOAD_TYPE], r.json, &mp)) return CLI_EXIT_USAGE;
     slm_model *m = NULL;
     slm_tokenizer *tok = NULL;
-    if ((rc = cli_load_model(pos[0], r.json, &m, &tok))) return rc;
+    if ((rc = cli_load_model(pos[0], r.json, &mp, &m, &tok))) return rc;
     rc = n_pos == 2 ? run_once(pos[0], pos[1], &r, m, tok) : run_interactive(&r, m, tok);
     slm_tokenizer_free(tok);
     slm_model_free(m);

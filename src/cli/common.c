@@ -1,5 +1,6 @@
 /* Option parsing, error reporting and JSON output shared by all slm commands. */
 #include "cli/cli.h"
+#include "slm/convert.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -184,9 +185,10 @@ bool cli_opt_float(const struct cli_opt *o, double lo, double hi, float *out) {
     return true;
 }
 
-int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer **tok) {
+int cli_load_model(const char *path, bool json, const struct slm_model_params *params,
+                   slm_model **model, slm_tokenizer **tok) {
     *model = NULL;
-    slm_status st = slm_model_load(path, NULL, model);
+    slm_status st = slm_model_load(path, params, model);
     if (st != SLM_OK) return cli_fail(json, st, "%s", slm_error_detail());
     if (!tok) return 0;
     st = slm_tokenizer_from_gguf(slm_model_get_gguf(*model), tok);
@@ -197,4 +199,16 @@ int cli_load_model(const char *path, bool json, slm_model **model, slm_tokenizer
         return rc;
     }
     return 0;
+}
+
+bool cli_opt_load_type(const struct cli_opt *o, bool json, struct slm_model_params *params) {
+    if (!o->set) return true;
+    slm_type t;
+    if (slm_type_from_name(o->value, &t) != SLM_OK || !slm_quant_type_writable(t)) {
+        cli_fail(json, SLM_E_INVALID_ARG, "--load-type: cannot load weights as '%s' (q8_0, q4_0, "
+                 "q4_k, q4_1, q5_0, q5_1, q5_k, q6_k, f16, bf16, f32)", o->value);
+        return false;
+    }
+    params->load_type = (int)t;
+    return true;
 }

@@ -9,12 +9,20 @@ static const struct cli_command commands[] = {
     {"run", cmd_run,
      "run MODEL [PROMPT] [--chat] [--system S] [--max-tokens N] [--temperature T] [--top-k K]\n"
      "      [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--stop S] [--ignore-eos]\n"
-     "      [--threads T] [--ctx N] [--json]: generate text (no PROMPT: interactive chat)"},
+     "      [--threads T] [--ctx N] [--load-type q8_0|q4_0|q4_k|...] [--json]: generate text\n"
+     "      (no PROMPT: interactive chat; --load-type quantizes F32/F16/BF16 weights at load)"},
     {"logits", cmd_logits,
-     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--json]: top logits at every position"},
+     "logits MODEL (--ids 1,2,3 | --text T) [--top K] [--load-type TYPE] [--json]: top logits at\n"
+     "      every position"},
     {"bench", cmd_bench,
      "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
+    {"convert", cmd_convert,
+     "convert HF_DIR OUT.gguf [--type f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k]\n"
+     "      [--fallback] [--threads T] [--json]: a Hugging Face folder (llama, qwen2, bert) to GGUF"},
+    {"quantize", cmd_quantize,
+     "quantize IN.gguf OUT.gguf TYPE [--fallback] [--threads T] [--json]: weight matrices to TYPE\n"
+     "      (--fallback: rows that do not fit TYPE get the nearest type that fits)"},
     {"config", cmd_config,
      "config [--config FILE] [--SETTING VALUE]... [--json]: every setting, its value and its source"},
     {"embed", cmd_embed,

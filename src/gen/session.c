@@ -67,7 +67,7 @@ slm_status slm_session_create(const slm_model *m, const struct slm_session_param
         return st;
     }
     s->bytes = 2 * (uint64_t)layer_bytes * h->n_layer +
-               slm__fwd_bytes(h, m->gguf, p.n_batch, p.n_ctx, nth, p.logits_all);
+               slm__fwd_bytes(h, m->gguf, m->load_type, p.n_batch, p.n_ctx, nth, p.logits_all);
     *out = s;
     return SLM_OK;
 }

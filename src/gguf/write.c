@@ -20,6 +20,8 @@ struct wtensor {
     int64_t ne[SLM_GGUF_MAX_DIMS];
     const void *data;
     uint64_t n_bytes;
+    slm_gguf_fill_fn fill; /* data produced at write time when not NULL */
+    void *fill_ctx;
 };
 
 struct slm_gguf_writer {
@@ -200,9 +202,9 @@ slm_status slm_gguf_writer_set_alignment(slm_gguf_writer *w, uint32_t a) {
     return slm_gguf_writer_set_u32(w, "general.alignment", a);
 }
 
-slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_type type,
-                                      uint32_t n_dims, const int64_t *ne, const void *data,
-                                      uint64_t n_bytes) {
+static slm_status add_tensor(slm_gguf_writer *w, const char *name, slm_type type, uint32_t n_dims,
+                             const int64_t *ne, const void *data, uint64_t n_bytes,
+                             slm_gguf_fill_fn fill, void *fill_ctx) {
     size_t nlen = name ? strlen(name) : 0;
     if (nlen == 0 || nlen >= SLM_GGUF_MAX_NAME || !slm__utf8_valid(name, nlen))
         return slm__error(SLM_E_INVALID_ARG, "tensor name must be 1..%d bytes of UTF-8",
@@ -210,7 +212,8 @@ slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_
     if (!slm_type_is_valid((int)type)) return slm__error(SLM_E_INVALID_ARG, "bad tensor type");
     if (n_dims < 1 || n_dims > SLM_GGUF_MAX_DIMS)
         return slm__error(SLM_E_INVALID_ARG, "tensor '%s': %u dimensions", name, n_dims);
-    struct wtensor t = {.type = type, .n_dims = n_dims, .data = data, .n_bytes = n_bytes};
+    struct wtensor t = {.type = type, .n_dims = n_dims, .data = data, .n_bytes = n_bytes,
+                        .fill = fill, .fill_ctx = fill_ctx};
     uint64_t nel = 1;
     for (int d = 0; d < SLM_GGUF_MAX_DIMS; d++) {
         t.ne[d] = (uint32_t)d < n_dims ? ne[d] : 1;
@@ -237,6 +240,19 @@ slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_
     return SLM_OK;
 }
 
+slm_status slm_gguf_writer_add_tensor(slm_gguf_writer *w, const char *name, slm_type type,
+                                      uint32_t n_dims, const int64_t *ne, const void *data,
+                                      uint64_t n_bytes) {
+    return add_tensor(w, name, type, n_dims, ne, data, n_bytes, NULL, NULL);
+}
+
+slm_status slm_gguf_writer_add_tensor_fn(slm_gguf_writer *w, const char *name, slm_type type,
+                                         uint32_t n_dims, const int64_t *ne, uint64_t n_bytes,
+                                         slm_gguf_fill_fn fill, void *ctx) {
+    if (!fill) return slm__error(SLM_E_INVALID_ARG, "tensor '%s': no fill function", name);
+    return add_tensor(w, name, type, n_dims, ne, NULL, n_bytes, fill, ctx);
+}
+
 /* ---- output: the same serializer writes to a FILE or to a memory buffer ---- */
 
 struct sink {
@@ -244,6 +260,7 @@ struct sink {
     uint8_t *buf;
     uint64_t pos;
     bool failed;
+    slm_status fill_status; /* first failure of a fill function (its detail is set) */
 };
 
 static void emit(struct sink *s, const void *p, uint64_t n) {
@@ -275,6 +292,27 @@ static void emit_pad(struct sink *s, uint64_t align) {
 
 static uint64_t aligned(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+/* A produced tensor: straight into a memory sink, through one buffer for a file. */
+static void emit_filled(struct sink *s, const struct wtensor *t) {
+    if (s->failed || t->n_bytes == 0) return;
+    if (!s->f && !s->buf) { /* counting */
+        s->pos += t->n_bytes;
+        return;
+    }
+    uint8_t *dst = s->buf ? s->buf + s->pos : slm__aligned_alloc((size_t)t->n_bytes);
+    slm_status st = dst ? t->fill(t->fill_ctx, dst, t->n_bytes)
+                        : slm__error(SLM_E_NOMEM, "tensor '%s'", t->name);
+    if (st != SLM_OK) {
+        s->failed = true;
+        s->fill_status = st;
+    } else if (s->f) {
+        emit(s, dst, t->n_bytes);
+    } else {
+        s->pos += t->n_bytes;
+    }
+    if (s->f) slm__aligned_free(dst);
+}
+
 /* Serializes everything; with a NULL sink target only counts bytes. */
 static void serialize(const slm_gguf_writer *w, struct sink *s) {
     emit_u32(s, SLM_GGUF_MAGIC);
@@ -299,7 +337,10 @@ static void serialize(const slm_gguf_writer *w, struct sink *s) {
     if (w->n_t == 0) return;
     emit_pad(s, w->alignment);
     for (int64_t i = 0; i < w->n_t; i++) {
-        emit(s, w->t[i].data, w->t[i].n_bytes);
+        if (w->t[i].fill)
+            emit_filled(s, &w->t[i]);
+        else
+            emit(s, w->t[i].data, w->t[i].n_bytes);
         emit_pad(s, w->alignment);
     }
 }
@@ -314,6 +355,10 @@ slm_status slm_gguf_writer_write_memory(slm_gguf_writer *w, void **out, size_t *
     if (!buf) return slm__error(SLM_E_NOMEM, "gguf output buffer");
     struct sink s = {.buf = buf};
     serialize(w, &s);
+    if (s.failed) {
+        slm__free(buf);
+        return s.fill_status;
+    }
     *out = buf;
     *size = s.pos;
     return SLM_OK;
@@ -342,6 +387,7 @@ slm_status slm_gguf_writer_write_file(slm_gguf_writer *w, const char *path) {
     if (!ok) {
         unlink(tmp);
         slm__free(tmp);
+        if (s.fill_status != SLM_OK) return s.fill_status;
         return slm__error(SLM_E_IO, "writing %s: %s", path, strerror(e));
     }
     slm__free(tmp);

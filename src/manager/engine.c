@@ -81,9 +81,6 @@ static slm_status load(void *user, const struct slm_catalog_entry *ce, slm_load_
     *measured = 0;
     slm_status st = need_file(ce);
     if (st != SLM_OK) return st;
-    if (ce->load_type >= 0)
-        return slm__error(SLM_E_UNSUPPORTED, "model '%s': load-time quantization to %s is not "
-                          "available in this build", ce->id, slm_type_name((slm_type)ce->load_type));
     int64_t heap0 = slm__alloc_thread_net();
     slm_engine_model *em = slm__calloc(1, sizeof *em);
     if (!em) return slm__error(SLM_E_NOMEM, "engine model");
@@ -92,6 +89,8 @@ static slm_status load(void *user, const struct slm_catalog_entry *ce, slm_load_
     if (!(em->path = slm__strdup(ce->local_path))) st = slm__error(SLM_E_NOMEM, "engine model");
     struct slm_model_params mp = slm_model_default_params();
     mp.prefault = e->p.prefault;
+    mp.load_type = ce->load_type;
+    mp.n_threads = e->p.n_threads;
     if (st == SLM_OK && slm_load_ctl_cancelled(ctl)) st = slm__error(SLM_E_CANCELLED, "load cancelled");
     if (st == SLM_OK) st = slm_model_load(ce->local_path, &mp, &em->model);
     slm_load_ctl_progress(ctl, SLM_MODEL_LOADING, 1, 3);
@@ -120,8 +119,9 @@ static slm_status load(void *user, const struct slm_catalog_entry *ce, slm_load_
         free_model(em);
         return st;
     }
-    /* What this model holds: its mapped weights and every heap byte this load allocated. */
-    *measured = slm_gguf_total_tensor_bytes(slm_model_get_gguf(em->model)) +
+    /* What this model holds: its mapped weights and every heap byte this load allocated (weights
+     * quantized at load among them). */
+    *measured = slm_model_mapped_bytes(em->model) +
                 (uint64_t)(slm__alloc_thread_net() - heap0);
     *handle = em;
     return SLM_OK;

@@ -19,12 +19,12 @@ static struct fwd_sizes sizes(const struct slm_model_hparams *h, int64_t n_batch
 }
 
 /* The largest activation buffer any matrix of the file needs in its partner format. */
-static size_t mm_scratch_bytes(const slm_gguf *g, int64_t n_batch) {
+static size_t mm_scratch_bytes(const slm_gguf *g, int load_type, int64_t n_batch) {
     size_t max = 0;
     for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
         const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
         if (t->n_dims != 2) continue;
-        size_t s = slm__matmul_scratch_size(t->type, t->ne[0], n_batch);
+        size_t s = slm__matmul_scratch_size(slm__loaded_type(t, load_type), t->ne[0], n_batch);
         max = s > max ? s : max;
     }
     return max;
@@ -33,20 +33,20 @@ static size_t mm_scratch_bytes(const slm_gguf *g, int64_t n_batch) {
 /* Each buffer is rounded up to 64 bytes, as the allocator aligns them. */
 static uint64_t rounded(uint64_t floats) { return (floats * 4 + 63) / 64 * 64; }
 
-uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_batch,
-                        int64_t n_ctx, int nth, bool logits_all) {
+uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int load_type,
+                        int64_t n_batch, int64_t n_ctx, int nth, bool logits_all) {
     struct fwd_sizes z = sizes(h, n_batch, logits_all);
     return 3 * rounded((uint64_t)(n_batch * z.embd)) + 2 * rounded((uint64_t)(n_batch * z.q)) +
            2 * rounded((uint64_t)(n_batch * z.kv)) + 2 * rounded((uint64_t)(n_batch * z.ff)) +
            rounded((uint64_t)(z.logits_rows * z.vocab)) + rounded((uint64_t)(nth * n_ctx)) +
-           (mm_scratch_bytes(g, n_batch) + 63) / 64 * 64;
+           (mm_scratch_bytes(g, load_type, n_batch) + 63) / 64 * 64;
 }
 
 slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
                          int nth, bool logits_all) {
     *f = (struct slm__fwd){.n_batch = n_batch, .logits_all = logits_all, .nth = nth};
     struct fwd_sizes z = sizes(&m->h, n_batch, logits_all);
-    f->mm_scratch_bytes = mm_scratch_bytes(m->gguf, n_batch);
+    f->mm_scratch_bytes = mm_scratch_bytes(m->gguf, m->load_type, n_batch);
     float **bufs[] = {&f->x, &f->xb, &f->xb2, &f->q, &f->att, &f->k, &f->v, &f->g, &f->u,
                       &f->logits, &f->attn_scratch};
     int64_t lens[] = {n_batch * z.embd, n_batch * z.embd, n_batch * z.embd, n_batch * z.q,

@@ -1,6 +1,7 @@
 /* Hyper-parameters from GGUF metadata, validated against the architecture table and the tensors
  * actually present, and the memory footprint computed from the header alone. */
 #include "model/internal.h"
+#include "slm/convert.h"
 #include "slm/tokenizer.h"
 
 #include <math.h>
@@ -182,28 +183,17 @@ slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *o
 
 struct slm_footprint_params slm_footprint_default_params(void) {
     return (struct slm_footprint_params){.n_ctx = 0, .n_slots = 1, .n_batch = 512,
-                                         .n_threads = 0, .kv_type = SLM_KV_F16, .load_type = -1};
-}
-
-/* Bytes of a tensor as held once loaded: F32/F16/BF16 matrices are re-costed at the load type
- * when their rows fit its blocks (the others stay as stored, as the loader keeps them). */
-static uint64_t held_bytes(const struct slm_gguf_tensor *t, int load_type) {
-    if (load_type < 0 || t->n_dims < 2) return t->n_bytes;
-    if (t->type != SLM_TYPE_F32 && t->type != SLM_TYPE_F16 && t->type != SLM_TYPE_BF16)
-        return t->n_bytes;
-    uint64_t n;
-    if (t->ne[0] % slm_type_block_size((slm_type)load_type) != 0 ||
-        !slm_type_nbytes((slm_type)load_type, t->n_elements, &n))
-        return t->n_bytes;
-    return n;
+                                         .n_threads = 0, .kv_type = SLM_KV_F16,
+                                         .load_type = SLM_LOAD_TYPE_KEEP};
 }
 
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
     struct slm_footprint_params p = params ? *params : slm_footprint_default_params();
-    if (p.load_type >= 0 && !slm_type_is_valid(p.load_type))
-        return slm__error(SLM_E_INVALID_ARG, "load type %d is not a tensor type", p.load_type);
+    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable((slm_type)p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as type %d (%s)", p.load_type,
+                          slm_type_name((slm_type)p.load_type));
     struct slm_model_hparams h;
     slm_status st = slm_model_hparams_read(g, &h);
     if (st != SLM_OK) return st;
@@ -212,15 +202,21 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
     if (p.n_ctx > MAX_CTX || p.n_slots > 4096)
         return slm__error(SLM_E_INVALID_ARG, "context %u x %u slots is out of range", p.n_ctx,
                           p.n_slots);
-    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++)
-        out->weights += held_bytes(slm_gguf_tensor(g, i), p.load_type);
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++) {
+        const struct slm_gguf_tensor *t = slm_gguf_tensor(g, i);
+        uint64_t bytes = t->n_bytes;
+        slm_type type = slm__loaded_type(t, p.load_type);
+        if (type != t->type) SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &bytes));
+        out->weights += bytes;
+    }
     out->n_ctx = p.n_ctx;
     if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_threads <= 0) p.n_threads = slm_cpu_count();
     if (!slm__archs[h.arch].encoder) {
         uint64_t elem = p.kv_type == SLM_KV_F32 ? 4 : 2;
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
-        out->scratch = slm__fwd_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
+        out->scratch =
+            slm__fwd_bytes(&h, g, p.load_type, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
     /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
      * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */

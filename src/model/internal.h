@@ -90,6 +90,10 @@ struct slm_model {
     struct slm__bound (*layers)[SLM_ROLE_COUNT]; /* [n_layer][role] (global roles unused) */
     const struct slm_weight *output;             /* output.weight, or the token embedding */
     size_t max_matmul_cols;                      /* widest matrix, for scratch sizing */
+    int load_type;                               /* slm_model_params.load_type */
+    void **owned;                                /* weights converted at load (n_owned) */
+    size_t n_owned;
+    uint64_t converted_bytes;                    /* stored bytes of the converted weights */
 };
 
 /* KV cache of one session: per layer, K and V rows [n_ctx][n_head_kv][head_dim] in `type`. */
@@ -116,8 +120,8 @@ struct slm__fwd {
 
 /* Bytes the buffers of struct slm__fwd take for these sizes (what slm__fwd_init allocates), from
  * the header alone: the footprint estimate and the session agree by construction. */
-uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_batch,
-                        int64_t n_ctx, int nth, bool logits_all);
+uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int load_type,
+                        int64_t n_batch, int64_t n_ctx, int nth, bool logits_all);
 slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch, int64_t n_ctx,
                          int nth, bool logits_all);
 void slm__fwd_free(struct slm__fwd *f);
@@ -134,6 +138,8 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
  * whole number of its blocks) at dst, rows split over the pool's threads (pool may be NULL). */
 slm_status slm__convert_rows(slm_pool *pool, slm_type dst_type, void *dst, slm_type src_type,
                              const void *src, int64_t rows, int64_t cols);
+/* The type tensor t has once loaded with load_type (see struct slm_model_params). */
+slm_type slm__loaded_type(const struct slm_gguf_tensor *t, int load_type);
 /* general.file_type (llama.cpp's numbering) of a model whose matrices are `type`. */
 uint32_t slm__file_type(slm_type type);
 

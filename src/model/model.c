@@ -1,11 +1,14 @@
 /* Loading a model: map the GGUF file, validate its hyper-parameters against the architecture
- * table, and bind every weight by role so the forward passes never look names up. */
+ * table, bind every weight by role so the forward passes never look names up, and optionally
+ * quantize F32/F16/BF16 matrices into heap buffers (load-time quantization). */
 #include "model/internal.h"
+#include "slm/convert.h"
 
 #include <sys/mman.h>
 
 struct slm_model_params slm_model_default_params(void) {
-    return (struct slm_model_params){.prefault = false};
+    return (struct slm_model_params){
+        .prefault = false, .load_type = SLM_LOAD_TYPE_KEEP, .n_threads = 0};
 }
 
 static void bind(struct slm__bound *b, const struct slm_gguf_tensor *t) {
@@ -27,12 +30,52 @@ static void prefault(const slm_gguf *g) {
     (void)sink;
 }
 
+/* Converts the bound matrices that slm__loaded_type changes; their file pages are dropped (the
+ * mapping stays valid: they would be read again only if someone looked at the stored data). */
+static slm_status quantize_weights(slm_model *m, int n_threads) {
+    slm_pool *pool;
+    slm_status st = slm_pool_create(n_threads > 0 ? n_threads : slm_cpu_count(), &pool);
+    if (st != SLM_OK) return st;
+    for (int r = 0; r < SLM_ROLE_COUNT && st == SLM_OK; r++) {
+        if (m->arch->needs[r] == SLM_NEED_ABSENT || slm__roles[r].shape[1] == SLM_DIM_NONE) continue;
+        uint32_t n = r >= SLM_ROLE_FIRST_LAYER ? m->h.n_layer : 1;
+        for (uint32_t l = 0; l < n && st == SLM_OK; l++) {
+            const struct slm_gguf_tensor *t = slm__model_tensor(m->gguf, (slm_role)r, l);
+            slm_type type = t ? slm__loaded_type(t, m->load_type) : SLM_TYPE_F32;
+            if (!t || type == t->type) continue;
+            uint64_t bytes;
+            SLM_ASSERT(slm_type_nbytes(type, t->n_elements, &bytes));
+            void *buf = slm__aligned_alloc((size_t)bytes);
+            if (!buf) {
+                st = slm__error(SLM_E_NOMEM, "%s as %s", t->name, slm_type_name(type));
+                break;
+            }
+            m->owned[m->n_owned++] = buf;
+            m->converted_bytes += t->n_bytes;
+            st = slm__convert_rows(pool, type, buf, t->type, t->data, t->ne[1], t->ne[0]);
+            struct slm__bound *b = r < SLM_ROLE_FIRST_LAYER ? &m->global[r] : &m->layers[l][r];
+            b->w.type = type;
+            b->w.data = buf;
+            uintptr_t lo = ((uintptr_t)t->data + 4095) & ~(uintptr_t)4095,
+                      hi = ((uintptr_t)t->data + t->n_bytes) & ~(uintptr_t)4095;
+            if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        }
+    }
+    slm_pool_free(pool);
+    return st;
+}
+
 slm_status slm_model_load(const char *path, const struct slm_model_params *params,
                           slm_model **out) {
     *out = NULL;
     struct slm_model_params p = params ? *params : slm_model_default_params();
+    if (p.load_type != SLM_LOAD_TYPE_KEEP && !slm_quant_type_writable((slm_type)p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "cannot load weights as type %d (%s): a writable type "
+                          "such as q8_0, q4_0 or q4_k is needed", p.load_type,
+                          slm_type_name((slm_type)p.load_type));
     slm_model *m = slm__calloc(1, sizeof *m);
     if (!m) return slm__error(SLM_E_NOMEM, "model");
+    m->load_type = p.load_type;
     slm_status st = slm_gguf_open(path, NULL, &m->gguf);
     if (st == SLM_OK) {
         st = slm_model_hparams_read(m->gguf, &m->h);
@@ -62,13 +105,24 @@ slm_status slm_model_load(const char *path, const struct slm_model_params *param
         const struct slm_gguf_tensor *t = slm_gguf_tensor(m->gguf, i);
         if (t->n_dims == 2 && (size_t)t->ne[0] > m->max_matmul_cols) m->max_matmul_cols = (size_t)t->ne[0];
     }
-    if (p.prefault) prefault(m->gguf);
+    if (p.prefault) prefault(m->gguf); /* before conversion, which releases converted pages */
+    if (p.load_type != SLM_LOAD_TYPE_KEEP) {
+        m->owned = slm__calloc((size_t)slm_gguf_tensor_count(m->gguf) + 1, sizeof *m->owned);
+        st = m->owned ? quantize_weights(m, p.n_threads) : slm__error(SLM_E_NOMEM, "model");
+        if (st != SLM_OK) {
+            slm__error_prefix("%s", path);
+            slm_model_free(m);
+            return st;
+        }
+    }
     *out = m;
     return SLM_OK;
 }
 
 void slm_model_free(slm_model *m) {
     if (!m) return;
+    for (size_t i = 0; i < m->n_owned; i++) slm__aligned_free(m->owned[i]);
+    slm__free(m->owned);
     slm__free(m->layers);
     slm_gguf_close(m->gguf);
     slm__free(m);
@@ -76,3 +130,6 @@ void slm_model_free(slm_model *m) {
 
 const struct slm_model_hparams *slm_model_get_hparams(const slm_model *m) { return &m->h; }
 const slm_gguf *slm_model_get_gguf(const slm_model *m) { return m->gguf; }
+uint64_t slm_model_mapped_bytes(const slm_model *m) {
+    return slm_gguf_total_tensor_bytes(m->gguf) - m->converted_bytes;
+}

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 #define MAX_HEADER (100u << 20) /* the reference implementation's limit */
-#define MAX_DIM (1ull << 40)
+#define MAX_DIM    (1ull << 40)
 #define MAX_SHARDS 4096
 
 struct slm_safetensors {
@@ -27,11 +27,12 @@ static const struct {
     const char *name;
     slm_type type;
     size_t size;
-} dtypes[] = {{"F32", SLM_TYPE_F32, 4}, {"F16", SLM_TYPE_F16, 2}, {"BF16", SLM_TYPE_BF16, 2}};
+} dtypes[] = {{"F32", SLM_TYPE_F32, 4}, {"F16", SLM_TYPE_F16, 2}, {"BF16", SLM_TYPE_BF16, 2},
+              {"F64", SLM_TYPE_F64, 8}, {"I64", SLM_TYPE_I64, 8}, {"I32", SLM_TYPE_I32, 4},
+              {"I16", SLM_TYPE_I16, 2}, {"I8", SLM_TYPE_I8, 1}};
 
-/* dtypes of the format slm does not convert: named as unsupported rather than malformed. */
-static const char *const other_dtypes[] = {"F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32",
-                                           "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
+/* dtypes of the format without a GGUF type: named as unsupported rather than malformed. */
+static const char *const other_dtypes[] = {"U8", "U16", "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
 
 static bool json_u64(const cJSON *v, uint64_t max, uint64_t *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > (double)max ||
@@ -73,8 +74,8 @@ static slm_status parse_entry(const cJSON *e, const uint8_t *data, uint64_t data
     if (!esize) {
         for (size_t i = 0; i < SLM_ARRAY_LEN(other_dtypes); i++)
             if (!strcmp(dt->valuestring, other_dtypes[i]))
-                return slm__error(SLM_E_UNSUPPORTED, "'%s': dtype %s is not supported (F32, F16 "
-                                  "and BF16 are)", name, dt->valuestring);
+                return slm__error(SLM_E_UNSUPPORTED, "'%s': dtype %s is not supported", name,
+                                  dt->valuestring);
         return slm__error(SLM_E_INVALID_MODEL, "'%s': unknown dtype '%.32s'", name,
                           dt->valuestring);
     }
@@ -89,8 +90,8 @@ static slm_status parse_entry(const cJSON *e, const uint8_t *data, uint64_t data
     for (int d = 0; d < nd; d++) {
         uint64_t v;
         if (!json_u64(cJSON_GetArrayItem(shape, d), MAX_DIM, &v) || !slm__mul_u64(n, v, &n))
-            return slm__error(SLM_E_INVALID_MODEL, "'%s': dimension %d is not a valid size",
-                              name, d);
+            return slm__error(SLM_E_INVALID_MODEL, "'%s': dimension %d is not a valid size", name,
+                              d);
         t->shape[d] = (int64_t)v;
     }
     for (int d = nd; d < SLM_SAFETENSORS_MAX_DIMS; d++) t->shape[d] = 1;
@@ -100,9 +101,10 @@ static slm_status parse_entry(const cJSON *e, const uint8_t *data, uint64_t data
         !json_u64(cJSON_GetArrayItem(offs, 1), UINT64_MAX >> 12, &end) || b > end)
         return slm__error(SLM_E_INVALID_MODEL, "'%s': data_offsets is not [begin, end]", name);
     if (end > data_size)
-        return slm__error(SLM_E_INVALID_MODEL, "'%s': data ends at %llu, past the end of the file "
-                          "(%llu bytes of data)", name, (unsigned long long)end,
-                          (unsigned long long)data_size);
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "'%s': data ends at %llu, past the end of the file "
+                          "(%llu bytes of data)",
+                          name, (unsigned long long)end, (unsigned long long)data_size);
     if (!slm__mul_u64(n, esize, &bytes) || bytes != end - b)
         return slm__error(SLM_E_INVALID_MODEL, "'%s': %llu bytes of data for %llu elements of %s",
                           name, (unsigned long long)(end - b), (unsigned long long)n,
@@ -120,8 +122,10 @@ static slm_status parse_file(slm_safetensors *st, const slm_mapping *m) {
     if (m->size < 8) return slm__error(SLM_E_INVALID_MODEL, "file is too short for a header");
     memcpy(&hlen, m->data, 8);
     if (hlen > MAX_HEADER || hlen > m->size - 8)
-        return slm__error(SLM_E_INVALID_MODEL, "header length %llu does not fit the file (%llu "
-                          "bytes)", (unsigned long long)hlen, (unsigned long long)m->size);
+        return slm__error(SLM_E_INVALID_MODEL,
+                          "header length %llu does not fit the file (%llu "
+                          "bytes)",
+                          (unsigned long long)hlen, (unsigned long long)m->size);
     cJSON *root = cJSON_ParseWithLength((const char *)m->data + 8, (size_t)hlen);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
@@ -264,8 +268,10 @@ slm_status slm_safetensors_open(const char *path, slm_safetensors **out) {
         } else {
             snprintf(p, l, "%s/model.safetensors", path);
             s = exists(p) ? add_file(st, p)
-                          : slm__error(SLM_E_NOT_FOUND, "%s: no model.safetensors or "
-                                       "model.safetensors.index.json", path);
+                          : slm__error(SLM_E_NOT_FOUND,
+                                       "%s: no model.safetensors or "
+                                       "model.safetensors.index.json",
+                                       path);
         }
         slm__free(p);
     } else {
@@ -298,7 +304,9 @@ void slm_safetensors_close(slm_safetensors *st) {
     slm__free(st);
 }
 
-int64_t slm_safetensors_count(const slm_safetensors *st) { return st->n; }
+int64_t slm_safetensors_count(const slm_safetensors *st) {
+    return st->n;
+}
 
 const struct slm_safetensors_tensor *slm_safetensors_tensor(const slm_safetensors *st, int64_t i) {
     SLM_ASSERT(i >= 0 && i < st->n);

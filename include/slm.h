@@ -5,7 +5,10 @@
 #include "slm/core.h"
 #include "slm/tensor.h"
 #include "slm/gguf.h"
+#include "slm/tokenizer.h"
 #include "slm/model.h"
 #include "slm/gen.h"
+#include "slm/config.h"
+#include "slm/manager.h"
 
 #endif

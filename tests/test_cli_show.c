@@ -56,8 +56,10 @@ static void show_generated_model(void **state) {
     assert_true(cJSON_GetObjectItem(fp, "weights")->valuedouble == params * 4);
     assert_true(cJSON_GetObjectItem(fp, "kv_cache")->valuedouble == 64 * 3 * 2 * 8 * 2 * 2);
     assert_true(cJSON_GetObjectItem(fp, "scratch")->valuedouble > 0);
+    assert_true(cJSON_GetObjectItem(fp, "metadata")->valuedouble > 300 * 4); /* the vocabulary */
     assert_true(cJSON_GetObjectItem(j, "footprint_estimate")->valuedouble ==
-                params * 4 + 64 * 3 * 2 * 8 * 2 * 2 + cJSON_GetObjectItem(fp, "scratch")->valuedouble);
+                params * 4 + 64 * 3 * 2 * 8 * 2 * 2 + cJSON_GetObjectItem(fp, "scratch")->valuedouble +
+                    cJSON_GetObjectItem(fp, "metadata")->valuedouble);
     cJSON_Delete(j);
 }
 

@@ -84,6 +84,11 @@ static void allocator_counts_and_injects(void **state) {
     slm_alloc_get_stats(&b);
     assert_int_equal(b.bytes_in_use, a.bytes_in_use);
 
+    int64_t net = slm__alloc_thread_net();
+    void *t = slm__malloc(300);
+    assert_int_equal(slm__alloc_thread_net() - net, 300);
+    slm__free(t);
+    assert_int_equal(slm__alloc_thread_net(), net);
     slm__alloc_fail_after(2); /* third call fails, others pass */
     void *x = slm__malloc(8), *y = slm__calloc(2, 8), *z = slm__malloc(8), *w = slm__malloc(8);
     assert_non_null(x);

@@ -61,7 +61,8 @@ static void shared_models(void **state) {
                           ? 0
                           : (uint64_t)e->ctx * e->layers * e->kv_heads * (e->embd / e->heads) * 2 * 2;
         assert_int_equal(fp.kv, kv);
-        assert_int_equal(fp.total, fp.weights + fp.kv + fp.scratch);
+        assert_int_equal(fp.total, fp.weights + fp.kv + fp.scratch + fp.metadata);
+        assert_true(fp.metadata > slm_gguf_heap_bytes(g) / 2);
         if (e->arch == SLM_ARCH_BERT) assert_int_equal(fp.scratch, 0);
         else assert_true(fp.scratch > 0);
         fpp.n_ctx = 128, fpp.n_slots = 3, fpp.kv_type = SLM_KV_F32;

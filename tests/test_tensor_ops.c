@@ -132,13 +132,12 @@ static void rope_modes(void **state) {
     assert_memory_equal(v, x, sizeof v);
 }
 
-static void attention_gqa_causal(void **state) {
-    (void)state;
-    const int64_t n_head = 4, n_kv = 2, d = 24, pos0 = 70, n_q = 5, n_pos = pos0 + n_q;
+static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
+    const int64_t pos0 = 70, n_q = 5, n_pos = pos0 + n_q;
     float *q = malloc(n_q * n_head * d * 4), *out = malloc(n_q * n_head * d * 4);
     float *k = malloc(n_pos * n_kv * d * 4), *v = malloc(n_pos * n_kv * d * 4);
     slm_f16 *k16 = malloc(n_pos * n_kv * d * 2), *v16 = malloc(n_pos * n_kv * d * 2);
-    float scratch[2][128];
+    float *scratch[2] = {malloc(n_pos * 4), malloc(n_pos * 4)}; /* pos0 + n_q floats each */
     for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = rnd_normal();
     for (int64_t i = 0; i < n_pos * n_kv * d; i++) {
         k16[i] = slm__f32_to_f16(rnd_normal());
@@ -200,6 +199,14 @@ static void attention_gqa_causal(void **state) {
     }
     slm__cpu_level_set(max);
     free(q), free(out), free(k), free(v), free(k16), free(v16), free(want[0]), free(want[1]);
+    free(scratch[0]), free(scratch[1]);
+}
+
+static void attention_gqa_causal(void **state) {
+    (void)state;
+    attention_case(4, 2, 24); /* groups of 2 */
+    attention_case(6, 1, 20); /* one KV head for 6 queries, head_dim off the vector width */
+    attention_case(3, 3, 64); /* plain multi-head */
 }
 
 int main(void) {

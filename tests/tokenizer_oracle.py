@@ -3,7 +3,10 @@
 CJK, accents, whitespace runs, special-token text) from a fixed seed and encodes every string with
 the Hugging Face `tokenizers` package, with and without special tokens.
 
-usage: tokenizer_oracle.py TOKENIZER_JSON OUT_JSON [N]
+usage: tokenizer_oracle.py TOKENIZER_JSON OUT_JSON [N [VARIANT]]
+VARIANT "qwen2" rewrites a byte-level tokenizer.json the way Qwen2 files are written (NFC
+normalizer, Split regex + ByteLevel without regex) and saves it as OUT_JSON.tokenizer.json; the
+"tokenizer" field of the output names the file the ids belong to.
 Exit 77 when the `tokenizers` package is missing (the C test then skips visibly)."""
 import json
 import random
@@ -93,16 +96,40 @@ def corpus(n, specials):
     r = random.Random(20261122)
     out = ["", " ", "   ", "\n", "a", "Hello world", "  leading", "trailing  ", "a" * 300,
            "x" * 5000, "word " * 400, "\t \n \r\n  \u00a0 ", "".join(EMOJI), "".join(PUNCT)]
-    while len(out) < n:
+    while len(out) < n - 2:
         parts = [piece(r, specials) for _ in range(r.randrange(1, 14))]
         sep = r.choice(["", " ", " ", " ", "\n"])
         out.append(sep.join(parts))
+    # two long documents (tens of KB: long inputs take other code paths, e.g. a word cache)
+    out.append(" ".join(out[20:600]))
+    out.append("\n".join(out[600:1400]))
     return out
+
+
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def qwen2_variant(path, out_path):
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    doc["normalizer"] = {"type": "NFC"}
+    doc["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": QWEN2_SPLIT}, "behavior": "Isolated",
+         "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+         "use_regex": False}]}
+    new_path = out_path + ".tokenizer.json"
+    with open(new_path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, ensure_ascii=False)
+    return new_path
 
 
 def main():
     path, out_path = sys.argv[1], sys.argv[2]
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    if len(sys.argv) > 4 and sys.argv[4] == "qwen2":
+        path = qwen2_variant(path, out_path)
     tok = Tokenizer.from_file(path)
     tok.no_truncation()
     tok.no_padding()

@@ -19,7 +19,7 @@ extern "C" {
 typedef struct slm_session slm_session;
 
 struct slm_session_params {
-    uint32_t n_ctx;     /* context length; 0 = the model's training context */
+    uint32_t n_ctx;     /* context length; 0 = min(trained context, SLM_DEFAULT_SERVE_CONTEXT) */
     uint32_t n_batch;   /* tokens per forward pass; default 512 (capped at n_ctx) */
     slm_kv_type kv_type; /* default F16 */
     int n_threads;      /* 0 = every CPU; ignored when pool is given */

@@ -135,6 +135,8 @@ const struct slm_gguf_tensor *slm_gguf_find_tensor(const slm_gguf *g, const char
 /* Sums over all tensors. */
 uint64_t slm_gguf_total_elements(const slm_gguf *g);
 uint64_t slm_gguf_total_tensor_bytes(const slm_gguf *g);
+/* Heap bytes the handle holds: its index of keys, arrays and tensors (not the mapping). */
+uint64_t slm_gguf_heap_bytes(const slm_gguf *g);
 
 /* ---- writer ---- */
 typedef struct slm_gguf_writer slm_gguf_writer;

@@ -66,25 +66,35 @@ typedef enum slm_kv_type {
     SLM_KV_F32 = 1,
 } slm_kv_type;
 
+/* Context served when nothing says otherwise: min(the model's trained context, this). */
+#define SLM_DEFAULT_SERVE_CONTEXT 4096u
+
 /* The sizes of the sessions the model will serve: same meaning and defaults as
  * struct slm_session_params, so the estimate is what the sessions allocate. */
 struct slm_footprint_params {
-    uint32_t n_ctx;   /* context per slot; 0 = the model's training context */
+    uint32_t n_ctx;   /* context per slot; 0 = min(trained context, SLM_DEFAULT_SERVE_CONTEXT) */
     uint32_t n_slots; /* parallel sessions, each with its KV cache and buffers (default 1) */
     uint32_t n_batch; /* prompt tokens per forward pass (default 512, capped at n_ctx) */
     int n_threads;    /* 0 = every CPU (each thread has attention scratch) */
     slm_kv_type kv_type;
+    int load_type;    /* -1 = weights as stored; else the slm_type F32/F16/BF16 matrices are
+                       * quantized to at load (those whose rows fit its blocks) */
 };
 struct slm_footprint_params slm_footprint_default_params(void);
 
 struct slm_footprint {
-    uint64_t weights; /* bytes of all tensors as stored */
+    uint64_t weights; /* bytes of all tensors as held in memory (stored, or at load_type) */
     uint64_t kv;      /* n_ctx x n_layer x n_head_kv x head_dim x 2 x elem x n_slots (0 for bert) */
     uint64_t scratch; /* activation buffers of the sessions (decoders), n_slots of them */
-    uint64_t total;   /* weights + kv + scratch */
+    uint64_t metadata; /* the file's index and the tokenizer's tables (built from the header
+                        * metadata and measured) */
+    uint64_t total;   /* weights + kv + scratch + metadata */
+    uint32_t n_ctx;   /* the context the KV figure is for */
 };
 
-/* Footprint from the header alone (no tensor data is touched). */
+/* Footprint from the header alone (no tensor data is touched). SLM_E_INVALID_MODEL /
+ * SLM_E_UNSUPPORTED as slm_model_hparams_read for files slm cannot run; SLM_E_INVALID_ARG for a
+ * load_type that is not a type. */
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out);
 

@@ -18,7 +18,11 @@
  *    uses) and does not mark byte characters as user-defined tokens (deepseek does: those decode
  *    as their text, as in the reference);
  *  - WordPiece, and SentencePiece vocabularies without byte tokens: the unknown token, one per
- *    character (or invalid byte) that the vocabulary cannot spell. */
+ *    character (or invalid byte) that the vocabulary cannot spell, or one per run of them when a
+ *    tokenizer.json asks to fuse unknowns. The same holds for valid characters such a vocabulary
+ *    cannot spell (TinyStories-656K: the reference implementation fails on those; slm does not).
+ *
+ * Thread safety: a tokenizer may be shared by threads; a slm_detok_stream may not. */
 #ifndef SLM_TOKENIZER_H
 #define SLM_TOKENIZER_H
 
@@ -55,16 +59,28 @@ typedef enum slm_token_role {
  * metadata, SLM_E_UNSUPPORTED for an unknown tokenizer model or pre-tokenizer name. */
 slm_status slm_tokenizer_from_gguf(const slm_gguf *g, slm_tokenizer **out);
 /* Same from a Hugging Face tokenizer.json document (len bytes at json, borrowed for the call).
- * Supported: byte-level BPE with a ByteLevel / Digits / Split(regex, Isolated) pre-tokenizer chain
- * and no normalizer, and WordPiece with a lower-casing BertNormalizer and the BertPreTokenizer
- * (accents stripped as Hugging Face does; words over max_input_chars_per_word become [UNK]).
- * Added tokens become control tokens (special) or user-defined tokens; a TemplateProcessing /
- * BertProcessing post-processor gives the BOS/CLS and EOS/SEP tokens SLM_TOKENIZE_ADD_SPECIAL adds.
- * Anything else is SLM_E_UNSUPPORTED. */
+ * Supported:
+ *  - byte-level BPE with a ByteLevel / Digits / Split(regex, Isolated) pre-tokenizer chain and no
+ *    normalizer (GPT-2, SmolLM2, Llama-3, Qwen2 style);
+ *  - BPE over ▁-normalised text (normalizer Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer;
+ *    TinyStories style): merged by rank, byte fallback, fused unknowns, added tokens matched in the
+ *    normalised text when marked "normalized" as the package does;
+ *  - WordPiece with a lower-casing BertNormalizer and the BertPreTokenizer (accents stripped as
+ *    Hugging Face does; words over max_input_chars_per_word become [UNK]).
+ * Added tokens become control tokens (special) or user-defined tokens (single_word is ignored); a
+ * TemplateProcessing / BertProcessing post-processor gives the BOS/CLS and EOS/SEP tokens that
+ * SLM_TOKENIZE_ADD_SPECIAL adds. Anything else is SLM_E_UNSUPPORTED. The JSON parser's own
+ * temporary allocations are not counted by slm_alloc_get_stats. */
 slm_status slm_tokenizer_from_hf_json(const char *json, size_t len, slm_tokenizer **out);
 /* Reads a tokenizer.json file and calls slm_tokenizer_from_hf_json. */
 slm_status slm_tokenizer_load_hf_json(const char *path, slm_tokenizer **out);
 void slm_tokenizer_free(slm_tokenizer *t); /* accepts NULL */
+/* Writes the tokenizer as GGUF tokenizer.* metadata (model, pre, tokens, scores, token_type,
+ * merges, special token ids, add-BOS/EOS flags) into w, as the reference converter writes them:
+ * a rank-merged ▁ vocabulary from tokenizer.json gets the scores that converter derives from the
+ * merge ranks. Keys already in w are replaced. SLM_E_UNSUPPORTED for a byte-level BPE whose
+ * pre-tokenizer matches no known tokenizer.ggml.pre name. */
+slm_status slm_tokenizer_write_gguf(const slm_tokenizer *t, slm_gguf_writer *w);
 
 slm_tokenizer_kind slm_tokenizer_get_kind(const slm_tokenizer *t);
 const char *slm_tokenizer_kind_name(slm_tokenizer_kind k); /* "spm", "bpe", "wpm"; static */

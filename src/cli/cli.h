@@ -4,6 +4,7 @@
 #define SLM_CLI_H
 
 #include "slm.h"
+#include "slm/config.h"
 #include "slm/gen.h"
 #include "slm/tokenizer.h"
 
@@ -37,6 +38,16 @@ struct cli_opt {
  * max_pos). Prints the problem to stderr and returns CLI_EXIT_USAGE on error, else 0. */
 int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
               int max_pos, int *n_pos);
+/* cli_parse that also accepts every setting of the configuration table as a flag
+ * (--memory-budget 1GiB), applied to cfg with flag precedence. */
+int cli_parse_config(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+                     int max_pos, int *n_pos, struct slm_config *cfg);
+/* The program's configuration: defaults, then the file (--config FILE, else $SLM_CONFIG, else
+ * ~/.config/slm/slm.conf when it exists), then SLM_* variables, then flags. argv as for
+ * cli_parse_config; *file_used gets the file read ("" when none). Returns 0 or an exit code. */
+int cli_config_load(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+                    int max_pos, int *n_pos, bool json, struct slm_config *cfg, char *file_used,
+                    size_t cap);
 /* Looks up an option by name in the parsed array. */
 const struct cli_opt *cli_opt_get(const struct cli_opt *opts, int n_opts, const char *name);
 
@@ -60,6 +71,7 @@ int cmd_show(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 

@@ -15,7 +15,7 @@ struct show_info {
     uint64_t type_count[SLM_TYPE_COUNT], type_bytes[SLM_TYPE_COUNT];
     bool runnable;             /* the architecture and tensors are ones slm can run */
     char why_not[512];         /* when not runnable */
-    struct slm_footprint fp;   /* at the training context, F16 KV cache, one slot */
+    struct slm_footprint fp;   /* at the default serving context, F16 KV cache, one slot */
 };
 
 static int64_t arch_int(const slm_gguf *g, const char *arch, const char *suffix) {
@@ -84,7 +84,8 @@ static cJSON *to_json(const char *path, const struct show_info *s) {
         cJSON_AddNumberToObject(fp, "weights", (double)s->fp.weights);
         cJSON_AddNumberToObject(fp, "kv_cache", (double)s->fp.kv);
         cJSON_AddNumberToObject(fp, "scratch", (double)s->fp.scratch);
-        cJSON_AddNumberToObject(fp, "context", (double)s->ctx);
+        cJSON_AddNumberToObject(fp, "metadata", (double)s->fp.metadata);
+        cJSON_AddNumberToObject(fp, "context", (double)s->fp.n_ctx);
     } else {
         cJSON_AddNullToObject(o, "footprint_estimate");
         cJSON_AddStringToObject(o, "not_runnable_because", s->why_not);
@@ -150,8 +151,8 @@ static void print_human(const char *path, const struct show_info *s) {
         human_bytes(s->fp.kv, b2, sizeof b2);
         char b3[32];
         human_bytes(s->fp.scratch, b3, sizeof b3);
-        printf("  footprint        %s (KV cache %s at context %lld, f16; buffers %s)\n", b1, b2,
-               (long long)s->ctx, b3);
+        printf("  footprint        %s (KV cache %s at context %u, f16; buffers %s)\n", b1, b2,
+               s->fp.n_ctx, b3);
     } else {
         printf("  not runnable     %s\n", s->why_not);
     }

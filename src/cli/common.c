@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
-              int max_pos, int *n_pos) {
+static int parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+                 int max_pos, int *n_pos, struct slm_config *cfg) {
     *n_pos = 0;
     bool only_pos = false;
     for (int i = 1; i < argc; i++) {
@@ -22,6 +23,22 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const cha
             struct cli_opt *o = NULL;
             for (int k = 0; k < n_opts; k++)
                 if (strlen(opts[k].name) == nlen && !strncmp(opts[k].name, a, nlen)) o = &opts[k];
+            if (!o && cfg) {
+                char flag[64];
+                snprintf(flag, sizeof flag, "%.*s", (int)(nlen < sizeof flag ? nlen : sizeof flag - 1), a);
+                if (slm_config_find(flag) != SLM_CONFIG_OPTION_COUNT) {
+                    const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+                    if (!v) {
+                        fprintf(stderr, "slm %s: option %s needs a value\n", argv[0], flag);
+                        return CLI_EXIT_USAGE;
+                    }
+                    if (slm_config_set(cfg, flag, v, SLM_CONFIG_FLAG, flag) != SLM_OK) {
+                        fprintf(stderr, "slm %s: %s\n", argv[0], slm_error_detail());
+                        return CLI_EXIT_USAGE;
+                    }
+                    continue;
+                }
+            }
             if (!o) {
                 fprintf(stderr, "slm %s: unknown option '%.*s'\n", argv[0], (int)nlen, a);
                 return CLI_EXIT_USAGE;
@@ -47,6 +64,54 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const cha
         pos[(*n_pos)++] = a;
     }
     return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+              int max_pos, int *n_pos) {
+    return parse(argc, argv, opts, n_opts, pos, max_pos, n_pos, NULL);
+}
+
+int cli_parse_config(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+                     int max_pos, int *n_pos, struct slm_config *cfg) {
+    return parse(argc, argv, opts, n_opts, pos, max_pos, n_pos, cfg);
+}
+
+int cli_config_load(int argc, char **argv, struct cli_opt *opts, int n_opts, const char **pos,
+                    int max_pos, int *n_pos, bool json, struct slm_config *cfg, char *file_used,
+                    size_t cap) {
+    file_used[0] = '\0';
+    if (slm_config_init(cfg) != SLM_OK) return cli_fail(json, SLM_E_NOMEM, "configuration");
+    /* The file comes first, so flags must be found before the rest is applied over it. */
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9)) file = argv[i] + 9;
+    }
+    bool explicit_file = file != NULL;
+    char dflt[4096];
+    if (!file) file = getenv("SLM_CONFIG"), explicit_file = file != NULL;
+    if (!file) {
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        if (xdg && *xdg) snprintf(dflt, sizeof dflt, "%s/slm/slm.conf", xdg);
+        else snprintf(dflt, sizeof dflt, "%s/.config/slm/slm.conf", home ? home : ".");
+        if (access(dflt, R_OK) == 0) file = dflt;
+    }
+    slm_status st = SLM_OK;
+    if (file) {
+        st = slm_config_load_file(cfg, file);
+        if (st == SLM_OK) snprintf(file_used, cap, "%s", file);
+        else if (!explicit_file && st == SLM_E_NOT_FOUND) st = SLM_OK;
+    }
+    if (st == SLM_OK) st = slm_config_load_env(cfg);
+    if (st != SLM_OK) {
+        int rc = cli_fail(json, st, "%s", slm_error_detail());
+        slm_config_free(cfg);
+        return rc;
+    }
+    int rc = cli_parse_config(argc, argv, opts, n_opts, pos, max_pos, n_pos, cfg);
+    if (rc) slm_config_free(cfg);
+    return rc;
 }
 
 const struct cli_opt *cli_opt_get(const struct cli_opt *opts, int n_opts, const char *name) {

@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
     {"bench", cmd_bench,
      "bench MODEL [--threads T] [--prompt-tokens 128] [--gen-tokens 64] [--reps 3] [--kv-f32] [--json]:\n"
      "      prompt and generation tok/s, bandwidth roofline fraction, RSS"},
+    {"config", cmd_config,
+     "config [--config FILE] [--SETTING VALUE]... [--json]: every setting, its value and its source"},
     {"embed", cmd_embed,
      "embed MODEL [TEXT... | -] [--pooling model|mean|cls|last] [--no-normalize] [--gelu erf|tanh]\n"
      "      [--max-tokens N] [--threads T] [--json]: sentence embeddings (no TEXT: stdin lines)"},

@@ -8,6 +8,9 @@
 #define HDR 64
 
 static atomic_uint_fast64_t g_in_use, g_peak, g_allocs, g_failed;
+/* Net heap bytes of the calling thread (allocated minus freed by it): a load measures what it
+ * allocated even while other threads load other models. */
+static _Thread_local int64_t t_net;
 static atomic_int_fast64_t g_fail_after = -1;
 
 static bool inject_failure(void) {
@@ -22,7 +25,10 @@ static bool inject_failure(void) {
 
 void slm__alloc_fail_after(int64_t n) { atomic_store(&g_fail_after, n); }
 
+int64_t slm__alloc_thread_net(void) { return t_net; }
+
 static void account(size_t n) {
+    t_net += (int64_t)n;
     uint64_t now = atomic_fetch_add_explicit(&g_in_use, n, memory_order_relaxed) + n;
     uint64_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
     while (now > peak && !atomic_compare_exchange_weak(&g_peak, &peak, now)) {}
@@ -59,6 +65,7 @@ void slm__free(void *p) {
     if (!p) return;
     char *base = (char *)p - HDR;
     atomic_fetch_sub_explicit(&g_in_use, *(size_t *)base, memory_order_relaxed);
+    t_net -= (int64_t)*(size_t *)base;
     free(base);
 }
 

@@ -45,6 +45,8 @@ char *slm__strndup(const char *s, size_t n);
 /* 64-byte aligned, for weights, KV caches and SIMD scratch. Free with slm__aligned_free. */
 void *slm__aligned_alloc(size_t n);
 void slm__aligned_free(void *p);
+/* Net heap bytes the calling thread has allocated minus freed through these functions. */
+int64_t slm__alloc_thread_net(void);
 /* Test hook: the n-th allocation call from now fails (0 = the next one); -1 disables. */
 void slm__alloc_fail_after(int64_t n);
 

@@ -28,7 +28,7 @@ slm_status slm_session_create(const slm_model *m, const struct slm_session_param
     if (m->arch->encoder)
         return slm__error(SLM_E_UNSUPPORTED, "%s is an encoder: it embeds, it does not generate",
                           slm_arch_name(h->arch));
-    if (p.n_ctx == 0) p.n_ctx = h->n_ctx_train;
+    if (p.n_ctx == 0) p.n_ctx = SLM_MIN(h->n_ctx_train, SLM_DEFAULT_SERVE_CONTEXT);
     if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_ctx > (1u << 22) || p.n_threads < 0 || p.n_threads > 1024)
         return slm__error(SLM_E_INVALID_ARG, "context %u or threads %d out of range", p.n_ctx,

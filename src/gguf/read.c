@@ -21,6 +21,7 @@ struct slm_gguf {
     int64_t *kv_table, *tensor_table;
     uint64_t kv_cap, tensor_cap;
     uint64_t total_elements, total_bytes;
+    uint64_t heap_bytes; /* what the open allocated for this handle */
 };
 
 struct cursor {
@@ -523,7 +524,9 @@ void slm_gguf_close(slm_gguf *g) {
 
 static slm_status open_common(slm_gguf *g, const struct slm_gguf_params *params) {
     struct slm_gguf_params def = slm_gguf_default_params();
+    int64_t heap0 = slm__alloc_thread_net();
     slm_status st = parse(g, params ? params : &def);
+    g->heap_bytes = (uint64_t)(slm__alloc_thread_net() - heap0) + sizeof *g;
     return st;
 }
 
@@ -576,6 +579,7 @@ int64_t slm_gguf_kv_count(const slm_gguf *g) { return g->n_kv; }
 int64_t slm_gguf_tensor_count(const slm_gguf *g) { return g->n_tensors; }
 uint64_t slm_gguf_total_elements(const slm_gguf *g) { return g->total_elements; }
 uint64_t slm_gguf_total_tensor_bytes(const slm_gguf *g) { return g->total_bytes; }
+uint64_t slm_gguf_heap_bytes(const slm_gguf *g) { return g->heap_bytes; }
 
 int64_t slm_gguf_find_key(const slm_gguf *g, const char *key) {
     return table_find(g, g->kv_table, g->kv_cap, kv_name, key);

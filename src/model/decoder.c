@@ -107,6 +107,22 @@ static void matmul(const struct slm__fwd *f, slm_pool *pool, const struct slm__b
     slm__matmul(pool, threads_for(f, bytes * (uint64_t)n), &b->w, x, n, y, f->mm_scratch);
 }
 
+/* Several weights over the same activations: quantized once per partner format, not per weight
+ * (Q, K and V; gate and up). Weights whose partners differ (mixed-type files) re-prepare. */
+static void matmul_group(const struct slm__fwd *f, slm_pool *pool, const struct slm__bound *const *b,
+                         int count, const float *x, int64_t n, float *const *y) {
+    slm_type prepared = SLM_TYPE_COUNT;
+    for (int i = 0; i < count; i++) {
+        uint64_t bytes = 0;
+        slm_type_nbytes(b[i]->w.type, (uint64_t)(b[i]->w.rows * b[i]->w.cols), &bytes);
+        int nth = threads_for(f, bytes * (uint64_t)n);
+        slm_type partner = slm__matmul_partner(b[i]->w.type);
+        if (partner != prepared)
+            prepared = slm__matmul_prepare(pool, nth, b[i]->w.type, x, b[i]->w.cols, n, f->mm_scratch);
+        slm__matmul_prepared(pool, nth, &b[i]->w, x, n, y[i], f->mm_scratch);
+    }
+}
+
 static void add_bias(float *y, const float *bias, int64_t n, int64_t width) {
     if (!bias) return;
     for (int64_t i = 0; i < n; i++) slm__add(y + i * width, y + i * width, bias, width);
@@ -145,9 +161,9 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
         const struct slm__bound *L = m->layers[l];
         for (int64_t i = 0; i < n; i++)
             slm__rms_norm(f->xb + i * E, f->x + i * E, L[SLM_ROLE_ATTN_NORM].vec, E, h->norm_eps);
-        matmul(f, pool, &L[SLM_ROLE_WQ], f->xb, n, f->q);
-        matmul(f, pool, &L[SLM_ROLE_WK], f->xb, n, f->k);
-        matmul(f, pool, &L[SLM_ROLE_WV], f->xb, n, f->v);
+        const struct slm__bound *qkv[] = {&L[SLM_ROLE_WQ], &L[SLM_ROLE_WK], &L[SLM_ROLE_WV]};
+        float *const qkv_out[] = {f->q, f->k, f->v};
+        matmul_group(f, pool, qkv, 3, f->xb, n, qkv_out);
         add_bias(f->q, L[SLM_ROLE_BQ].vec, n, Q);
         add_bias(f->k, L[SLM_ROLE_BK].vec, n, KV);
         add_bias(f->v, L[SLM_ROLE_BV].vec, n, KV);
@@ -170,8 +186,9 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
 
         for (int64_t i = 0; i < n; i++)
             slm__rms_norm(f->xb + i * E, f->x + i * E, L[SLM_ROLE_FFN_NORM].vec, E, h->norm_eps);
-        matmul(f, pool, &L[SLM_ROLE_FFN_GATE], f->xb, n, f->g);
-        matmul(f, pool, &L[SLM_ROLE_FFN_UP], f->xb, n, f->u);
+        const struct slm__bound *gu[] = {&L[SLM_ROLE_FFN_GATE], &L[SLM_ROLE_FFN_UP]};
+        float *const gu_out[] = {f->g, f->u};
+        matmul_group(f, pool, gu, 2, f->xb, n, gu_out);
         slm__swiglu(f->g, f->g, f->u, n * F);
         matmul(f, pool, &L[SLM_ROLE_FFN_DOWN], f->g, n, f->xb2);
         slm__add(f->x, f->x, f->xb2, n * E);

@@ -113,12 +113,11 @@ static void attn_token(const struct attn_job *j, int64_t i, float *scores) {
     const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
     for (int64_t h = 0; h < j->n_head; h++) {
         const float *q = e->q + i * width + h * d;
-        const float *k = e->k + k0 * width + h * d, *v = e->v + k0 * width + h * d;
-        for (int64_t t = 0; t < n_keys; t++) scores[t] = ops->dot_f32(d, q, k + t * width) * j->scale;
+        const struct slm_attn_rows k = {e->k + k0 * width + h * d, false, width, n_keys, d};
+        const struct slm_attn_rows v = {e->v + k0 * width + h * d, false, width, n_keys, d};
+        ops->attn_scores(&k, q, j->scale, scores);
         ops->softmax(scores, n_keys);
-        float *o = e->att + i * width + h * d;
-        memset(o, 0, (size_t)d * sizeof(float));
-        for (int64_t t = 0; t < n_keys; t++) ops->axpy_f32(d, scores[t], v + t * width, o);
+        ops->attn_values(&v, scores, e->att + i * width + h * d);
     }
 }
 

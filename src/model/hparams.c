@@ -1,6 +1,7 @@
 /* Hyper-parameters from GGUF metadata, validated against the architecture table and the tensors
  * actually present, and the memory footprint computed from the header alone. */
 #include "model/internal.h"
+#include "slm/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -181,22 +182,39 @@ slm_status slm_model_hparams_read(const slm_gguf *g, struct slm_model_hparams *o
 
 struct slm_footprint_params slm_footprint_default_params(void) {
     return (struct slm_footprint_params){.n_ctx = 0, .n_slots = 1, .n_batch = 512,
-                                         .n_threads = 0, .kv_type = SLM_KV_F16};
+                                         .n_threads = 0, .kv_type = SLM_KV_F16, .load_type = -1};
+}
+
+/* Bytes of a tensor as held once loaded: F32/F16/BF16 matrices are re-costed at the load type
+ * when their rows fit its blocks (the others stay as stored, as the loader keeps them). */
+static uint64_t held_bytes(const struct slm_gguf_tensor *t, int load_type) {
+    if (load_type < 0 || t->n_dims < 2) return t->n_bytes;
+    if (t->type != SLM_TYPE_F32 && t->type != SLM_TYPE_F16 && t->type != SLM_TYPE_BF16)
+        return t->n_bytes;
+    uint64_t n;
+    if (t->ne[0] % slm_type_block_size((slm_type)load_type) != 0 ||
+        !slm_type_nbytes((slm_type)load_type, t->n_elements, &n))
+        return t->n_bytes;
+    return n;
 }
 
 slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_params *params,
                                struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
     struct slm_footprint_params p = params ? *params : slm_footprint_default_params();
+    if (p.load_type >= 0 && !slm_type_is_valid(p.load_type))
+        return slm__error(SLM_E_INVALID_ARG, "load type %d is not a tensor type", p.load_type);
     struct slm_model_hparams h;
     slm_status st = slm_model_hparams_read(g, &h);
     if (st != SLM_OK) return st;
-    if (p.n_ctx == 0) p.n_ctx = h.n_ctx_train;
+    if (p.n_ctx == 0) p.n_ctx = SLM_MIN(h.n_ctx_train, SLM_DEFAULT_SERVE_CONTEXT);
     if (p.n_slots == 0) p.n_slots = 1;
     if (p.n_ctx > MAX_CTX || p.n_slots > 4096)
         return slm__error(SLM_E_INVALID_ARG, "context %u x %u slots is out of range", p.n_ctx,
                           p.n_slots);
-    out->weights = slm_gguf_total_tensor_bytes(g);
+    for (int64_t i = 0; i < slm_gguf_tensor_count(g); i++)
+        out->weights += held_bytes(slm_gguf_tensor(g, i), p.load_type);
+    out->n_ctx = p.n_ctx;
     if (p.n_batch == 0 || p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
     if (p.n_threads <= 0) p.n_threads = slm_cpu_count();
     if (!slm__archs[h.arch].encoder) {
@@ -204,6 +222,16 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
         out->scratch = slm__fwd_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     }
-    out->total = out->weights + out->kv + out->scratch;
+    /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
+     * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */
+    int64_t heap0 = slm__alloc_thread_net();
+    slm_tokenizer *tok = NULL;
+    out->metadata = slm_gguf_heap_bytes(g);
+    if (slm_tokenizer_from_gguf(g, &tok) == SLM_OK) {
+        out->metadata += (uint64_t)(slm__alloc_thread_net() - heap0);
+        slm_tokenizer_free(tok);
+    }
+    slm_error_clear(); /* a file without a vocabulary still has a footprint */
+    out->total = out->weights + out->kv + out->scratch + out->metadata;
     return SLM_OK;
 }

@@ -12,6 +12,7 @@ static const char *const level_names[SLM_CPU_LEVEL_COUNT] = {
 
 /* -1 until first use; racing first calls compute the same value. */
 static atomic_int detected_level = -1;
+static atomic_int has_bf16 = -1;
 static atomic_int active_level = -1;
 
 slm_cpu_level slm__cpu_level_detected(void) {
@@ -20,15 +21,24 @@ slm_cpu_level slm__cpu_level_detected(void) {
     /* libgcc's checks include the OS enabling the register state (xgetbv). */
     __builtin_cpu_init();
     l = SLM_CPU_SCALAR;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c")) {
         l = SLM_CPU_AVX2;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-            __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16"))
+            __builtin_cpu_supports("avx512vnni"))
             l = SLM_CPU_AVX512;
     }
+    /* BF16 dots are the one AVX-512 kernel that also needs AVX512-BF16 (Ice Lake lacks it) */
+    atomic_store_explicit(&has_bf16, l == SLM_CPU_AVX512 && __builtin_cpu_supports("avx512bf16"),
+                          memory_order_relaxed);
     atomic_store_explicit(&detected_level, l, memory_order_relaxed);
     return (slm_cpu_level)l;
+}
+
+bool slm__cpu_has_avx512bf16(void) {
+    slm__cpu_level_detected();
+    return atomic_load_explicit(&has_bf16, memory_order_relaxed) == 1;
 }
 
 slm_cpu_level slm__cpu_level(void) {

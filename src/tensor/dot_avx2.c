@@ -278,3 +278,55 @@ float slm__dot_q6_k_avx2(int64_t n, const void *w, const void *x) {
     }
     return hsum8(acc);
 }
+
+/* Q4_0, four rows: two blocks per 256-bit step, laid out [low nibbles of blocks i, i+1 | high
+ * nibbles of both]. The activation halves are rearranged to match and the -8 offset (8 * their
+ * sums) computed once for the four rows; block scales go four at a time. */
+void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    const slm_block_q8_0 *b = x;
+    const uint8_t *wr = w;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i lanes01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    const __m256i lanes23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
+    int64_t nb = n / SLM_QK, i = 0;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (; i + 4 <= nb; i += 4) {
+        __m256i ylo[2], yhi[2], off[2];
+        for (int k = 0; k < 2; k++) {
+            const slm_block_q8_0 *b0 = &b[i + 2 * k], *b1 = b0 + 1;
+            ylo[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)b1->qs),
+                                      _mm_loadu_si128((const __m128i *)b0->qs));
+            yhi[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(b1->qs + 16)),
+                                      _mm_loadu_si128((const __m128i *)(b0->qs + 16)));
+            off[k] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eight, ylo[k]),
+                                                        _mm256_maddubs_epi16(eight, yhi[k])),
+                                       ones);
+        }
+        __m128 xs = halves4(b + i, sizeof *b, offsetof(slm_block_q8_0, d));
+        for (int r = 0; r < 4; r++) {
+            const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
+            __m128 s4 = _mm_mul_ps(halves4(a, sizeof *a, offsetof(slm_block_q4_0, d)), xs);
+            __m256 s = _mm256_castps128_ps256(s4);
+            for (int k = 0; k < 2; k++) {
+                __m256i q = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)a[2 * k + 1].qs),
+                                             _mm_loadu_si128((const __m128i *)a[2 * k].qs));
+                __m256i lo = _mm256_and_si256(q, low4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[k]),
+                                             _mm256_maddubs_epi16(hi, yhi[k]));
+                p = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), off[k]);
+                __m256 sk = _mm256_permutevar8x32_ps(s, k ? lanes23 : lanes01);
+                acc[r] = _mm256_fmadd_ps(sk, _mm256_cvtepi32_ps(p), acc[r]);
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        float s = hsum8(acc[r]);
+        if (i < nb)
+            s += slm__dot_q4_0_avx2(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i,
+                                    b + i);
+        out[r] = s;
+    }
+}

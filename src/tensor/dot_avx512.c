@@ -494,3 +494,21 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
         out[r] = s;
     }
 }
+
+/* F16: the activation's conversion to float is shared by the four rows. */
+void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    const slm_f16 *b = x;
+    const uint8_t *wr = w;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 xv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, b + i));
+        for (int r = 0; r < 4; r++) {
+            const slm_f16 *a = (const slm_f16 *)(wr + r * stride);
+            acc[r] =
+                _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i)), xv, acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}

@@ -127,12 +127,13 @@ typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const v
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
     SLM_CPU_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    SLM_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI + BF16 */
+    SLM_CPU_AVX512 = 2, /* AVX-512 F/BW/VL/DQ + VNNI (the BF16 dot also needs AVX512-BF16) */
     SLM_CPU_LEVEL_COUNT = 3,
 } slm_cpu_level;
 
-/* What the CPU supports, detected once (cpuid/xgetbv). */
+/* What the CPU supports, detected once (cpuid/xgetbv through __builtin_cpu_supports). */
 slm_cpu_level slm__cpu_level_detected(void);
+bool slm__cpu_has_avx512bf16(void);
 /* The level kernels are picked for: the detected one, lowered by SLM_CPU_LEVEL=scalar|avx2|avx512
  * read at the first call. */
 slm_cpu_level slm__cpu_level(void);
@@ -151,7 +152,8 @@ struct slm_type_kernels {
     slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
- * compute support (vec_dot NULL). */
+ * compute support (vec_dot NULL, partner SLM_TYPE_COUNT); the conversions are filled either way
+ * (Q8_K and Q8_1 only convert). */
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out);
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
@@ -196,6 +198,8 @@ SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
 /* ---- matrix multiply ---- */
 
@@ -214,10 +218,21 @@ size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
 /* y[j][r] = dot(row r of w, x[j]) for j < n, r < w->rows: x is [n][cols] floats, y is [n][rows].
  * x is quantized once into scratch (>= slm__matmul_scratch_size bytes, caller-owned, not shared
  * between concurrent calls), then the pool's first nth threads take chunks of rows, each chunk
- * computed for all n columns while its weights are in cache. Does not allocate.
+ * computed for all n columns while its weights are in cache. nth <= slm_pool_n_threads(pool) (any
+ * value if pool is NULL: runs on the caller). Results do not depend on nth. Does not allocate.
  * Precondition (asserted): type has compute support, cols a multiple of its block size. */
 void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
                  float *y, void *scratch);
+/* The two halves of slm__matmul, for several weights that read the same activations (Q, K, V;
+ * gate and up): prepare quantizes x once into scratch for weights of `type` and returns the
+ * partner format; prepared then multiplies any weight whose type has that partner (and the same
+ * cols), reading the activations from scratch (or from x when the partner is F32). */
+slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float *x, int64_t cols,
+                             int64_t n, void *scratch);
+void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
+                          int64_t n, float *y, const void *scratch);
+/* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
+slm_type slm__matmul_partner(slm_type type);
 
 /* Float-activation matrix multiply for F32 and F16 weights (gemm.c): y[j][r] = dot(row r of w,
  * x[j]) with x kept in float (not rounded to F16), computed in 4 x 4 register tiles; for batches
@@ -281,6 +296,14 @@ struct slm_attn {
 void slm__attention(const struct slm_attn *a, const float *q, float *out, float *scratch, int ith,
                     int nth);
 
+/* One head's cache rows: n_keys rows of d elements, `stride` elements apart, F32 or F16 (f16).
+ * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t. */
+struct slm_attn_rows {
+    const void *base;
+    bool f16;
+    int64_t stride, n_keys, d;
+};
+
 /* The vectorised forms behind the ops above, one table row per dispatch level (ops.c). */
 struct slm_ops {
     void (*rms_norm)(float *out, const float *x, const float *w, int64_t n, float eps);
@@ -293,20 +316,18 @@ struct slm_ops {
     void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
     void (*add)(float *out, const float *a, const float *b, int64_t n);
     void (*mul)(float *out, const float *a, const float *b, int64_t n);
-    float (*dot_f32)(int64_t n, const float *a, const float *b);
-    float (*dot_f16)(int64_t n, const float *a, const slm_f16 *b);
-    void (*axpy_f32)(int64_t n, float a, const float *x, float *y); /* y += a * x */
-    void (*axpy_f16)(int64_t n, float a, const slm_f16 *x, float *y);
+    void (*attn_scores)(const struct slm_attn_rows *k, const float *q, float scale, float *s);
+    void (*attn_values)(const struct slm_attn_rows *v, const float *p, float *out);
 };
+/* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
+const struct slm_ops *slm__ops(slm_cpu_level level);
+extern const struct slm_ops slm__ops_avx2;
+
 /* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
  * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest
  * loads of the active level. */
 uint64_t slm__mem_read(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
-
-/* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
-const struct slm_ops *slm__ops(slm_cpu_level level);
-extern const struct slm_ops slm__ops_avx2;
 
 #endif

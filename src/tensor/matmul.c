@@ -96,8 +96,25 @@ static void dot_work(void *p, int ith, int nth) {
     }
 }
 
-void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
-                 float *y, void *scratch) {
+slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float *x, int64_t cols,
+                             int64_t n, void *scratch) {
+    struct slm_type_kernels k;
+    SLM_ASSERT(slm__type_kernels(type, SLM_CPU_LEVEL_COUNT, &k));
+    SLM_ASSERT(cols > 0 && cols % slm_type_block_size(type) == 0 && n > 0);
+    if (k.partner == SLM_TYPE_F32) return k.partner;
+    struct slm_type_kernels pk;
+    slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+    struct mm_ctx c = {.quant = pk.act_from_float, .x = x, .n = n, .xq = scratch,
+                       .xq_bytes = row_bytes(k.partner, cols)};
+    struct slm_weight shape = {.cols = cols};
+    c.w = &shape;
+    /* small batches are not worth waking the pool */
+    slm_pool_run(n >= 4 ? pool : NULL, quantize_work, &c, n >= 4 && pool ? nth : 1);
+    return k.partner;
+}
+
+void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
+                          int64_t n, float *y, const void *scratch) {
     struct slm_type_kernels k;
     SLM_ASSERT(slm__type_kernels(w->type, SLM_CPU_LEVEL_COUNT, &k));
     SLM_ASSERT(w->cols > 0 && w->cols % slm_type_block_size(w->type) == 0 && n > 0);
@@ -115,13 +132,8 @@ void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const floa
         c.xq = (const uint8_t *)x;
         c.xq_bytes = (size_t)w->cols * sizeof(float);
     } else {
-        struct slm_type_kernels pk;
-        slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
-        c.quant = pk.act_from_float;
         c.xq = scratch;
         c.xq_bytes = row_bytes(k.partner, w->cols);
-        /* small batches are not worth waking the pool twice */
-        slm_pool_run(n >= 4 ? pool : NULL, quantize_work, &c, n >= 4 ? nth : 1);
     }
     int64_t chunk;
     if (n == 1) {
@@ -135,4 +147,15 @@ void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const floa
     chunk = (chunk + 3) / 4 * 4;
     slm__chunker_init(&c.chunks, 0, w->rows, chunk);
     slm_pool_run(pool, dot_work, &c, nth);
+}
+
+void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const float *x, int64_t n,
+                 float *y, void *scratch) {
+    slm__matmul_prepare(pool, nth, w->type, x, w->cols, n, scratch);
+    slm__matmul_prepared(pool, nth, w, x, n, y, scratch);
+}
+
+slm_type slm__matmul_partner(slm_type type) {
+    struct slm_type_kernels k;
+    return slm__type_kernels(type, SLM_CPU_LEVEL_COUNT, &k) ? k.partner : SLM_TYPE_COUNT;
 }

@@ -1,6 +1,6 @@
 /* The non-matmul ops of the forward pass: scalar references (libm, double accumulators), the
  * table of per-level implementations, the dispatching entry points and attention over a KV cache
- * built on the table's dot/axpy primitives. */
+ * built on the table's score/value kernels. */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -63,21 +63,25 @@ static void add_ref(float *out, const float *a, const float *b, int64_t n) {
 static void mul_ref(float *out, const float *a, const float *b, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
 }
-static float dot_f32_ref(int64_t n, const float *a, const float *b) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
-    return (float)s;
+static inline float kv_at(const struct slm_attn_rows *r, int64_t t, int64_t e) {
+    return r->f16 ? slm__f16_to_f32(((const slm_f16 *)r->base)[t * r->stride + e])
+                  : ((const float *)r->base)[t * r->stride + e];
 }
-static float dot_f16_ref(int64_t n, const float *a, const slm_f16 *b) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * slm__f16_to_f32(b[i]);
-    return (float)s;
+
+static void attn_scores_ref(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    for (int64_t t = 0; t < k->n_keys; t++) {
+        double acc = 0;
+        for (int64_t e = 0; e < k->d; e++) acc += (double)q[e] * kv_at(k, t, e);
+        s[t] = (float)acc * scale;
+    }
 }
-static void axpy_f32_ref(int64_t n, float a, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
-}
-static void axpy_f16_ref(int64_t n, float a, const slm_f16 *x, float *y) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * slm__f16_to_f32(x[i]);
+
+static void attn_values_ref(const struct slm_attn_rows *v, const float *p, float *out) {
+    for (int64_t e = 0; e < v->d; e++) {
+        double acc = 0;
+        for (int64_t t = 0; t < v->n_keys; t++) acc += (double)p[t] * kv_at(v, t, e);
+        out[e] = (float)acc;
+    }
 }
 
 static const struct slm_ops ops_scalar = {
@@ -90,10 +94,8 @@ static const struct slm_ops ops_scalar = {
     .swiglu = swiglu_ref,
     .add = add_ref,
     .mul = mul_ref,
-    .dot_f32 = dot_f32_ref,
-    .dot_f16 = dot_f16_ref,
-    .axpy_f32 = axpy_f32_ref,
-    .axpy_f16 = axpy_f16_ref,
+    .attn_scores = attn_scores_ref,
+    .attn_values = attn_values_ref,
 };
 
 /* The AVX-512 level reuses the AVX2 ops: they are a small share of the time next to the
@@ -164,37 +166,31 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
     SLM_ASSERT(a->kv_type == SLM_TYPE_F32 || a->kv_type == SLM_TYPE_F16);
     const struct slm_ops *ops = slm__ops(SLM_CPU_LEVEL_COUNT);
     const int64_t d = a->head_dim, group = a->n_head / a->n_head_kv;
-    const int64_t kv_row = a->n_head_kv * d; /* elements per cache position */
     const bool f16 = a->kv_type == SLM_TYPE_F16;
+    const size_t elem = f16 ? sizeof(slm_f16) : sizeof(float);
     SLM_ASSERT(d <= SLM_ATTN_MAX_HEAD_DIM);
     for (int64_t p = ith; p < a->n_q * a->n_head; p += nth) {
-        int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group;
-        int64_t n_keys = a->pos0 + i + 1;
+        int64_t i = p / a->n_head, h = p % a->n_head, kvh = h / group, n_keys = a->pos0 + i + 1;
+        struct slm_attn_rows kr = {.base = (const uint8_t *)a->k + (size_t)(kvh * d) * elem,
+                                   .f16 = f16,
+                                   .stride = a->n_head_kv * d,
+                                   .n_keys = n_keys,
+                                   .d = d};
+        struct slm_attn_rows vr = kr;
+        vr.base = (const uint8_t *)a->v + (size_t)(kvh * d) * elem;
         const float *qv = q + p * d;
-        float *o = out + p * d;
         float q16[SLM_ATTN_MAX_HEAD_DIM];
         if (f16) { /* F16 keys meet F16 queries, as in the reference */
             for (int64_t e = 0; e < d; e++) q16[e] = slm__f16_to_f32(slm__f32_to_f16(qv[e]));
             qv = q16;
         }
-        for (int64_t t = 0; t < n_keys; t++) {
-            int64_t off = t * kv_row + kvh * d;
-            float s = f16 ? ops->dot_f16(d, qv, (const slm_f16 *)a->k + off)
-                          : ops->dot_f32(d, qv, (const float *)a->k + off);
-            scratch[t] = s * a->scale;
-        }
+        ops->attn_scores(&kr, qv, a->scale, scratch);
         ops->softmax(scratch, n_keys);
         /* and F16 values meet F16 weights */
         if (f16)
-            for (int64_t t = 0; t < n_keys; t++) scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
-        memset(o, 0, (size_t)d * sizeof(float));
-        for (int64_t t = 0; t < n_keys; t++) {
-            int64_t off = t * kv_row + kvh * d;
-            if (f16)
-                ops->axpy_f16(d, scratch[t], (const slm_f16 *)a->v + off, o);
-            else
-                ops->axpy_f32(d, scratch[t], (const float *)a->v + off, o);
-        }
+            for (int64_t t = 0; t < n_keys; t++)
+                scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
+        ops->attn_values(&vr, scratch, out + p * d);
     }
 }
 

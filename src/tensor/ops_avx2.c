@@ -189,35 +189,76 @@ static void mul_avx2(float *out, const float *a, const float *b, int64_t n) {
     for (; i < n; i++) out[i] = a[i] * b[i];
 }
 
-static float dot_f32_avx2(int64_t n, const float *a, const float *b) {
-    return slm__dot_f32_avx2(n, a, b);
+/* 8 cache elements of row t from e, as floats. */
+static inline __m256 kv8(const struct slm_attn_rows *r, int64_t t, int64_t e) {
+    if (r->f16)
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128((const __m128i *)((const slm_f16 *)r->base + t * r->stride + e)));
+    return _mm256_loadu_ps((const float *)r->base + t * r->stride + e);
 }
-static float dot_f16_avx2(int64_t n, const float *a, const slm_f16 *b) {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
-                              _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc);
-    float s = hsum8(acc);
-    for (; i < n; i++) s += a[i] * _cvtsh_ss(b[i]);
-    return s;
+static inline float kv1(const struct slm_attn_rows *r, int64_t t, int64_t e) {
+    return r->f16 ? _cvtsh_ss(((const slm_f16 *)r->base)[t * r->stride + e])
+                  : ((const float *)r->base)[t * r->stride + e];
 }
-static void axpy_f32_avx2(int64_t n, float a, const float *x, float *y) {
-    __m256 va = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
-}
-static void axpy_f16_avx2(int64_t n, float a, const slm_f16 *x, float *y) {
-    __m256 va = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, v, _mm256_loadu_ps(y + i)));
+
+/* Four keys at a time, each with its own accumulator chain; the query stays in L1. */
+static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    const int64_t d = k->d, d8 = d / 8 * 8, n = k->n_keys;
+    int64_t t = 0;
+    for (; t + 4 <= n; t += 4) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t e = 0; e < d8; e += 8) {
+            __m256 qv = _mm256_loadu_ps(q + e);
+            a0 = _mm256_fmadd_ps(kv8(k, t, e), qv, a0);
+            a1 = _mm256_fmadd_ps(kv8(k, t + 1, e), qv, a1);
+            a2 = _mm256_fmadd_ps(kv8(k, t + 2, e), qv, a2);
+            a3 = _mm256_fmadd_ps(kv8(k, t + 3, e), qv, a3);
+        }
+        float v[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
+        for (int r = 0; r < 4; r++) {
+            for (int64_t e = d8; e < d; e++) v[r] += q[e] * kv1(k, t + r, e);
+            s[t + r] = v[r] * scale;
+        }
     }
-    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+    for (; t < n; t++) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t e = 0; e < d8; e += 8)
+            a0 = _mm256_fmadd_ps(kv8(k, t, e), _mm256_loadu_ps(q + e), a0);
+        float v = hsum8(a0);
+        for (int64_t e = d8; e < d; e++) v += q[e] * kv1(k, t, e);
+        s[t] = v * scale;
+    }
+}
+
+/* Accumulates 32 output dims in registers over all keys. */
+static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, float *out) {
+    const int64_t d = v->d, n = v->n_keys;
+    int64_t e = 0;
+    for (; e + 32 <= d; e += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < n; t++) {
+            __m256 w = _mm256_set1_ps(p[t]);
+            a0 = _mm256_fmadd_ps(w, kv8(v, t, e), a0);
+            a1 = _mm256_fmadd_ps(w, kv8(v, t, e + 8), a1);
+            a2 = _mm256_fmadd_ps(w, kv8(v, t, e + 16), a2);
+            a3 = _mm256_fmadd_ps(w, kv8(v, t, e + 24), a3);
+        }
+        _mm256_storeu_ps(out + e, a0);
+        _mm256_storeu_ps(out + e + 8, a1);
+        _mm256_storeu_ps(out + e + 16, a2);
+        _mm256_storeu_ps(out + e + 24, a3);
+    }
+    for (; e + 8 <= d; e += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[t]), kv8(v, t, e), a0);
+        _mm256_storeu_ps(out + e, a0);
+    }
+    for (; e < d; e++) {
+        float a0 = 0;
+        for (int64_t t = 0; t < n; t++) a0 += p[t] * kv1(v, t, e);
+        out[e] = a0;
+    }
 }
 
 uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
@@ -245,8 +286,6 @@ const struct slm_ops slm__ops_avx2 = {
     .swiglu = swiglu_avx2,
     .add = add_avx2,
     .mul = mul_avx2,
-    .dot_f32 = dot_f32_avx2,
-    .dot_f16 = dot_f16_avx2,
-    .axpy_f32 = axpy_f32_avx2,
-    .axpy_f16 = axpy_f16_avx2,
+    .attn_scores = attn_scores_avx2,
+    .attn_values = attn_values_avx2,
 };

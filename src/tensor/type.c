@@ -26,10 +26,12 @@ struct type_row {
 /* Rows left zero are ids removed from the format. */
 static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
-    [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512)},
+    [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512),
+                     .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_f16_avx512}},
     [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512)},
     [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512),
-                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q4_0_avx512}},
+                       .vec_dot4 = {[SLM_CPU_AVX2] = slm__dot4_q4_0_avx2,
+                                    [SLM_CPU_AVX512] = slm__dot4_q4_0_avx512}},
     [SLM_TYPE_Q4_1] = {"q4_1", 32, 20, KERNELS(q4_1, Q8_1, slm__dot_q4_1_avx2, slm__dot_q4_1_avx512)},
     [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, slm__dot_q5_0_avx512)},
     [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, slm__dot_q5_1_avx512)},
@@ -81,6 +83,12 @@ bool slm_type_nbytes(slm_type t, uint64_t n, uint64_t *out) {
     return slm__mul_u64(n / bs, type_rows[t].block_bytes, out);
 }
 
+/* The dot of type t written for level l, if this CPU can run it. */
+static slm_vec_dot_fn dot_at(slm_type t, int l) {
+    if (t == SLM_TYPE_BF16 && l == SLM_CPU_AVX512 && !slm__cpu_has_avx512bf16()) return NULL;
+    return type_rows[t].vec_dot[l];
+}
+
 bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels *out) {
     memset(out, 0, sizeof *out);
     out->partner = SLM_TYPE_COUNT;
@@ -93,15 +101,15 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     out->partner = r->partner;
     if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
     int l = (int)level;
-    while (!r->vec_dot[l]) l--;
-    out->vec_dot = r->vec_dot[l];
+    while (!dot_at(t, l)) l--;
+    out->vec_dot = dot_at(t, l);
     for (l = (int)level; l >= 0 && !out->vec_dot4; l--) out->vec_dot4 = r->vec_dot4[l];
     return true;
 }
 
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level) {
     if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
-    return type_rows[t].vec_dot[level];
+    return dot_at(t, (int)level);
 }
 
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level) {

@@ -54,12 +54,23 @@ struct slm_tokenizer {
     int32_t special[SLM_TOKEN_ROLE_COUNT];
     bool add_bos, add_eos, add_sep;
     bool add_space_prefix; /* SPM dummy prefix */
-    bool ignore_merges;    /* BPE: a word that is a token is taken whole (llama-3) */
+    bool fuse_unk;         /* SPM: a run of unknown characters gives one unknown token */
+    /* SPM from tokenizer.json whose added tokens are matched in normalised text: the ▁ prefix
+     * and the space escaping apply to the whole text before special tokens are split off */
+    bool normalize_first;
+    bool ignore_merges; /* BPE: a word that is a token is taken whole (llama-3) */
+    bool nfc;           /* BPE from tokenizer.json: NFC-normalise each raw fragment (Qwen2) */
     /* tokens matched in raw text before tokenizing (control, user-defined, unknown), longest
-     * text first */
+     * pattern first */
     int32_t *partition;
     int32_t n_partition;
     int32_t *part_rank; /* per id: its position in partition, or -1 */
+    /* the text a partition token is matched as: its own text unless ppool is set (tokenizer.json
+     * added tokens matched in ▁-normalised text: "▁" + text), then ppool[poff[id]], pblen[id] */
+    char *ppool;
+    uint32_t *poff, *pblen;
+    int32_t *pmap; /* pattern -> id over the partition tokens, open addressing */
+    uint32_t pmap_mask;
     /* distinct text lengths of the partition tokens starting with byte b, for text that may hold
      * control tokens ([1]) or only user-defined ones ([0]): plen[pl_off[m][b] .. pl_off[m][b+1]) */
     uint32_t *plen;
@@ -87,6 +98,16 @@ slm_status slm__tok_finish(slm_tokenizer *t);
 void slm__tok_add_merge(slm_tokenizer *t, int32_t a, int32_t b, int32_t merged, int32_t rank);
 slm_status slm__tok_alloc_merges(slm_tokenizer *t, uint64_t n_merges);
 
+static inline const char *slm__tok_pattern(const slm_tokenizer *t, int32_t id, uint32_t *len) {
+    if (t->ppool) {
+        *len = t->pblen[id];
+        return t->ppool + t->poff[id];
+    }
+    *len = t->len[id];
+    return t->pool + t->off[id];
+}
+/* Partition token whose pattern is s[0..n), or -1. */
+int32_t slm__tok_part_find(const slm_tokenizer *t, const char *s, size_t n);
 /* True if token id is matched in raw text (user-defined always; control and unknown tokens only
  * when parse_special). */
 bool slm__tok_partitions(const slm_tokenizer *t, int32_t id, bool parse_special);
@@ -125,12 +146,17 @@ int slm__bytelevel_encode(uint8_t b, char out[2]);
 int slm__bytelevel_decode(uint32_t cp);
 
 /* ---- pre-tokenizers (pretok.c) ---- */
-/* Finds the table row of a tokenizer.ggml.pre name ("" or NULL = "default"); -1 if unknown. */
-int slm__pre_find(const char *name, size_t len);
+/* Finds the table row of a tokenizer.ggml.pre name ("" or NULL = "default"); -1 if unknown.
+ * *canonical: the same name in static storage. */
+int slm__pre_find(const char *name, size_t len, const char **canonical);
 /* Compiles the row's regexes into t (sets pre, pre_name, re, n_re and the row's flags). */
 slm_status slm__pre_setup(slm_tokenizer *t, int row);
 /* The GPT-2 split expression (ByteLevel use_regex in tokenizer.json). */
 extern const char *const slm__re_gpt2;
+/* Row whose regexes are exactly these (also as tokenizer.json spells the llama3 and qwen2 ones),
+ * or -1. */
+int slm__pre_match(const char *const *patterns, int n);
+const char *slm__pre_row_name(int row);
 /* Compiles caller-given regexes (tokenizer.json Split/Digits/ByteLevel chain). */
 slm_status slm__pre_setup_custom(slm_tokenizer *t, const char *const *patterns, int n);
 
@@ -140,6 +166,21 @@ typedef struct slm__ids {
     size_t n, cap;
 } slm__ids;
 slm_status slm__ids_push(slm__ids *o, int32_t id);
+
+/* ---- rank-ordered merging (merge.c) ---- */
+struct slm__pair;
+typedef struct slm__merger {
+    int32_t *id;   /* token of each symbol; -1 once absorbed by its left neighbour (or unknown) */
+    uint32_t *len; /* bytes of each symbol (0 once absorbed) */
+    int32_t *prev, *next;
+    struct slm__pair *heap;
+    size_t n_heap, cap;
+} slm__merger;
+/* Room for n symbols (grown as needed, kept between words). */
+slm_status slm__merger_reserve(slm__merger *m, size_t n);
+/* Merges symbols 0..n-1 (id and len set by the caller); afterwards follow next from 0. */
+void slm__merger_run(const slm_tokenizer *t, slm__merger *m, int32_t n);
+void slm__merger_free(slm__merger *m);
 
 /* ---- the encoders: append the ids of one raw-text fragment ---- */
 slm_status slm__spm_encode(const slm_tokenizer *t, const char *s, size_t n, bool prefix_space,

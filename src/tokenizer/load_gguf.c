@@ -199,11 +199,12 @@ static slm_status from_gguf(const slm_gguf *g, slm_tokenizer **out) {
 
     int pre = 0;
     struct slm_gguf_str pre_name = {"", 0};
+    const char *pre_static = "default";
     if (kind == SLM_TOKENIZER_BPE) {
         st = slm_gguf_get_str(g, "tokenizer.ggml.pre", &pre_name);
         if (st != SLM_OK && st != SLM_E_NOT_FOUND)
             return slm__error(SLM_E_INVALID_MODEL, "tokenizer: tokenizer.ggml.pre is not a string");
-        pre = slm__pre_find(pre_name.ptr, (size_t)pre_name.len);
+        pre = slm__pre_find(pre_name.ptr, (size_t)pre_name.len, &pre_static);
         if (pre < 0)
             return slm__error(SLM_E_UNSUPPORTED, "tokenizer: unknown pre-tokenizer '%.*s'",
                               (int)SLM_MIN(pre_name.len, 64), pre_name.ptr);
@@ -220,6 +221,7 @@ static slm_status from_gguf(const slm_gguf *g, slm_tokenizer **out) {
     st = slm__tok_finish(t);
     if (st == SLM_OK && kind == SLM_TOKENIZER_BPE) {
         st = slm__pre_setup(t, pre);
+        t->pre_name = pre_static; /* the name as the file spells it */
         if (st == SLM_OK) st = load_merges(g, t);
     }
     for (int r = 0; r < SLM_TOKEN_ROLE_COUNT && st == SLM_OK; r++) {

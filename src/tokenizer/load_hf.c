@@ -99,11 +99,23 @@ static size_t stored_text(const struct hf *h, int32_t i, const char *prefix, cha
         if (dst) memcpy(dst, s + pl, l - pl);
         return l - pl;
     }
+    /* "[unused0]"-style entries stay as they are, as in GGUF files (no word can reach them: the
+     * pre-tokenizer splits brackets off) */
+    if (l >= 2 && s[0] == '[' && s[l - 1] == ']') {
+        if (dst) memcpy(dst, s, l);
+        return l;
+    }
     if (dst) {
         memcpy(dst, "\xe2\x96\x81", 3);
         memcpy(dst + 3, s, l);
     }
     return l + 3;
+}
+
+static bool is_byte_token(const char *s, size_t l) {
+    static const char hex[] = "0123456789ABCDEF";
+    return l == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && s[3] && strchr(hex, s[3]) && s[4] &&
+           strchr(hex, s[4]);
 }
 
 static slm_status set_specials_from_post(slm_tokenizer *t, const cJSON *post) {
@@ -165,11 +177,29 @@ static slm_status set_specials_from_post(slm_tokenizer *t, const cJSON *post) {
     return SLM_OK;
 }
 
+/* The SentencePiece style written as normalizers: Prepend("▁") then Replace(" ", "▁"). */
+static bool is_spm_normalizer(const cJSON *norm) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(norm, "normalizers");
+    if (!json_is(norm, "type", "Sequence") || cJSON_GetArraySize(list) != 2) return false;
+    const cJSON *pre = cJSON_GetArrayItem(list, 0), *rep = cJSON_GetArrayItem(list, 1);
+    return json_is(pre, "type", "Prepend") && json_is(pre, "prepend", "\xe2\x96\x81") &&
+           json_is(rep, "type", "Replace") &&
+           json_is(cJSON_GetObjectItemCaseSensitive(rep, "pattern"), "String", " ") &&
+           json_is(rep, "content", "\xe2\x96\x81");
+}
+
 static slm_status check_normalizer(const struct hf *h, const cJSON *root) {
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (h->kind == SLM_TOKENIZER_BPE) {
-        if (norm && !cJSON_IsNull(norm))
-            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE with a normalizer");
+        if (norm && !cJSON_IsNull(norm) && !json_is(norm, "type", "NFC"))
+            return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE normalizer other than NFC");
+        return SLM_OK;
+    }
+    if (h->kind == SLM_TOKENIZER_SPM) {
+        if (pre && !cJSON_IsNull(pre))
+            return slm__error(SLM_E_UNSUPPORTED,
+                              "tokenizer.json: ▁-normalised BPE with a pre-tokenizer");
         return SLM_OK;
     }
     const cJSON *sa = cJSON_GetObjectItemCaseSensitive(norm, "strip_accents");
@@ -179,10 +209,87 @@ static slm_status check_normalizer(const struct hf *h, const cJSON *root) {
         cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(norm, "handle_chinese_chars")))
         return slm__error(SLM_E_UNSUPPORTED,
                           "tokenizer.json: WordPiece needs a lower-casing BertNormalizer");
-    if (!json_is(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "type",
-                 "BertPreTokenizer"))
+    if (!json_is(pre, "type", "BertPreTokenizer"))
         return slm__error(SLM_E_UNSUPPORTED,
                           "tokenizer.json: WordPiece needs the BertPreTokenizer");
+    return SLM_OK;
+}
+
+/* Merges as "a b" strings or ["a", "b"] pairs; rank = position. *tmp is scratch (grown). */
+static slm_status load_merges(slm_tokenizer *t, const cJSON *merges, char **tmp) {
+    slm_status st = slm__tok_alloc_merges(t, (uint64_t)cJSON_GetArraySize(merges));
+    int32_t rank = 0;
+    const cJSON *mg;
+    cJSON_ArrayForEach(mg, merges) {
+        if (st != SLM_OK) break;
+        const char *l = NULL, *r = NULL;
+        size_t ll = 0, rl = 0;
+        if (cJSON_IsString(mg)) {
+            const char *s = mg->valuestring, *sp = *s ? strchr(s + 1, ' ') : NULL;
+            if (sp) l = s, ll = (size_t)(sp - s), r = sp + 1, rl = strlen(sp + 1);
+        } else if (cJSON_IsArray(mg) && cJSON_GetArraySize(mg) == 2 &&
+                   cJSON_IsString(cJSON_GetArrayItem(mg, 0)) &&
+                   cJSON_IsString(cJSON_GetArrayItem(mg, 1))) {
+            l = cJSON_GetArrayItem(mg, 0)->valuestring, ll = strlen(l);
+            r = cJSON_GetArrayItem(mg, 1)->valuestring, rl = strlen(r);
+        }
+        if (!l)
+            return slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: merge %d is malformed", rank);
+        char *cat = slm__realloc(*tmp, ll + rl + 1);
+        if (!cat) return slm__error(SLM_E_NOMEM, "tokenizer.json: out of memory");
+        *tmp = cat;
+        memcpy(cat, l, ll);
+        memcpy(cat + ll, r, rl);
+        int32_t ia = slm__tok_find(t, l, ll), ib = slm__tok_find(t, r, rl),
+                ab = slm__tok_find(t, cat, ll + rl);
+        if (ia < 0 || ib < 0 || ab < 0)
+            return slm__error(SLM_E_INVALID_MODEL,
+                              "tokenizer.json: merge %d uses a token not in the vocabulary", rank);
+        slm__tok_add_merge(t, ia, ib, ab, rank++);
+    }
+    return st;
+}
+
+/* ▁-normalised BPE. Added tokens marked "normalized" are looked for in the normalised text, as
+ * their normalised form ("▁" + text, spaces as ▁): the patterns are set before the partition
+ * tables are built. */
+static slm_status setup_spm(slm_tokenizer *t, const struct hf *h) {
+    t->add_space_prefix = true;
+    t->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h->model, "fuse_unk"));
+    int normalized = 0, raw = 0;
+    size_t bytes = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, h->added) {
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "normalized")))
+            normalized++;
+        else
+            raw++;
+    }
+    if (normalized && raw)
+        return slm__error(SLM_E_UNSUPPORTED,
+                          "tokenizer.json: added tokens both normalised and not normalised");
+    t->normalize_first = normalized > 0;
+    if (!t->normalize_first) return SLM_OK;
+    for (int32_t i = 0; i < t->n_vocab; i++) bytes += 3 * (size_t)t->len[i] + 4;
+    t->ppool = slm__malloc(bytes);
+    t->poff = slm__malloc((size_t)t->n_vocab * sizeof *t->poff);
+    t->pblen = slm__malloc((size_t)t->n_vocab * sizeof *t->pblen);
+    if (!t->ppool || !t->poff || !t->pblen)
+        return slm__error(SLM_E_NOMEM, "tokenizer.json: out of memory");
+    size_t used = 0;
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        const char *s = t->pool + t->off[i];
+        t->poff[i] = (uint32_t)used;
+        bool added = h->is_added[i];
+        if (added) memcpy(t->ppool + used, "\xe2\x96\x81", 3), used += 3;
+        for (uint32_t k = 0; k < t->len[i]; k++) {
+            if (added && s[k] == ' ')
+                memcpy(t->ppool + used, "\xe2\x96\x81", 3), used += 3;
+            else
+                t->ppool[used++] = s[k];
+        }
+        t->pblen[i] = (uint32_t)used - t->poff[i];
+    }
     return SLM_OK;
 }
 
@@ -200,7 +307,8 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
             if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !*v->valuestring))
                 return slm__error(SLM_E_UNSUPPORTED, "tokenizer.json: BPE %s", off[k]);
         }
-        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "byte_fallback")))
+        if (h->kind == SLM_TOKENIZER_BPE &&
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "byte_fallback")))
             return slm__error(SLM_E_UNSUPPORTED,
                               "tokenizer.json: BPE byte_fallback without byte-level pre-tokenizer");
     }
@@ -225,6 +333,7 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         stored_text(h, i, prefix, tmp);
         slm__tok_set_text(t, i, tmp, l, &used);
         t->attr[i] = SLM__TOK_NORMAL;
+        if (h->kind == SLM_TOKENIZER_SPM && is_byte_token(tmp, l)) t->attr[i] = SLM__TOK_BYTE;
     }
     if (!tmp || used != pool + (size_t)h->n) {
         slm__free(tmp);
@@ -242,7 +351,8 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "rstrip")))
             t->attr[id] |= SLM__TOK_RSTRIP;
     }
-    st = slm__tok_finish(t);
+    st = h->kind == SLM_TOKENIZER_SPM ? setup_spm(t, h) : SLM_OK;
+    if (st == SLM_OK) st = slm__tok_finish(t);
     const cJSON *unk = cJSON_GetObjectItemCaseSensitive(m, "unk_token");
     if (st == SLM_OK && cJSON_IsString(unk)) {
         int32_t id = slm__tok_find(t, unk->valuestring, strlen(unk->valuestring));
@@ -262,53 +372,21 @@ static slm_status build(struct hf *h, const cJSON *root, slm_tokenizer **out) {
     }
     if (st == SLM_OK && h->kind == SLM_TOKENIZER_BPE) {
         t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ignore_merges"));
+        t->nfc = json_is(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "type", "NFC");
         const char *re[SLM__PRE_MAX_REGEX];
         char *owned[SLM__PRE_MAX_REGEX];
         int n_re = 0, n_owned = 0;
         st = pre_chain(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), re, &n_re, owned,
                        &n_owned);
         if (st == SLM_OK) st = slm__pre_setup_custom(t, re, n_re);
+        /* the GGUF name of the pre-tokenizer, when it is a known one */
+        t->pre = st == SLM_OK ? slm__pre_match(re, n_re) : -1;
+        t->pre_name = t->pre >= 0 ? slm__pre_row_name(t->pre) : "tokenizer.json";
         for (int k = 0; k < n_owned; k++) slm__free(owned[k]);
-        t->pre_name = "tokenizer.json";
-        const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
-        if (st == SLM_OK) st = slm__tok_alloc_merges(t, (uint64_t)cJSON_GetArraySize(merges));
-        int32_t rank = 0;
-        const cJSON *mg;
-        cJSON_ArrayForEach(mg, merges) {
-            if (st != SLM_OK) break;
-            const char *l = NULL, *r = NULL;
-            size_t ll = 0, rl = 0;
-            if (cJSON_IsString(mg)) {
-                const char *s = mg->valuestring, *sp = *s ? strchr(s + 1, ' ') : NULL;
-                if (sp) l = s, ll = (size_t)(sp - s), r = sp + 1, rl = strlen(sp + 1);
-            } else if (cJSON_IsArray(mg) && cJSON_GetArraySize(mg) == 2 &&
-                       cJSON_IsString(cJSON_GetArrayItem(mg, 0)) &&
-                       cJSON_IsString(cJSON_GetArrayItem(mg, 1))) {
-                l = cJSON_GetArrayItem(mg, 0)->valuestring, ll = strlen(l);
-                r = cJSON_GetArrayItem(mg, 1)->valuestring, rl = strlen(r);
-            }
-            if (!l) {
-                st = slm__error(SLM_E_INVALID_MODEL, "tokenizer.json: merge %d is malformed", rank);
-                break;
-            }
-            char *cat = slm__realloc(tmp, ll + rl + 1);
-            if (!cat) {
-                st = slm__error(SLM_E_NOMEM, "tokenizer.json: out of memory");
-                break;
-            }
-            tmp = cat;
-            memcpy(cat, l, ll);
-            memcpy(cat + ll, r, rl);
-            int32_t ia = slm__tok_find(t, l, ll), ib = slm__tok_find(t, r, rl),
-                    ab = slm__tok_find(t, cat, ll + rl);
-            if (ia < 0 || ib < 0 || ab < 0)
-                st =
-                    slm__error(SLM_E_INVALID_MODEL,
-                               "tokenizer.json: merge %d uses a token not in the vocabulary", rank);
-            else
-                slm__tok_add_merge(t, ia, ib, ab, rank++);
-        }
+        if (st == SLM_OK) st = load_merges(t, cJSON_GetObjectItemCaseSensitive(m, "merges"), &tmp);
     }
+    if (st == SLM_OK && h->kind == SLM_TOKENIZER_SPM)
+        st = load_merges(t, cJSON_GetObjectItemCaseSensitive(m, "merges"), &tmp);
     if (st == SLM_OK)
         st = set_specials_from_post(t, cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
     slm__free(tmp);
@@ -326,7 +404,9 @@ static slm_status from_json(const cJSON *root, slm_tokenizer **out) {
     h.vocab = cJSON_GetObjectItemCaseSensitive(h.model, "vocab");
     h.added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (json_is(h.model, "type", "BPE"))
-        h.kind = SLM_TOKENIZER_BPE;
+        h.kind = is_spm_normalizer(cJSON_GetObjectItemCaseSensitive(root, "normalizer"))
+                     ? SLM_TOKENIZER_SPM
+                     : SLM_TOKENIZER_BPE;
     else if (json_is(h.model, "type", "WordPiece"))
         h.kind = SLM_TOKENIZER_WPM;
     else

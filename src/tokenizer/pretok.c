@@ -14,6 +14,15 @@
 #define RE_QWEN2                                                                                   \
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"     \
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+/* The same two as tokenizer.json files write them (case-insensitive contractions). */
+#define RE_LLAMA3_HF                                                                               \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "                     \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"                                                               \
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_QWEN2_HF                                                                                \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "                          \
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"                                                               \
+    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_BLOOM " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"
 /* deepseek-llm: an optional space and a run of cased letters (the reference lists them as
  * ranges rather than \p{LC}). */
@@ -41,66 +50,81 @@
 #define RE_CJK "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
 
 struct pre_row {
-    const char *name;  /* reported name */
-    const char *names; /* the tokenizer.ggml.pre values of this row, separated by '|' */
+    const char *const *names; /* the tokenizer.ggml.pre values of this row, NULL-terminated */
     const char *re[SLM__PRE_MAX_REGEX];
+    const char *hf_re;  /* the same single regex as tokenizer.json files spell it, or NULL */
     bool ignore_merges; /* a word that is itself a token is not split by merges */
     bool add_bos;       /* default for tokenizer.ggml.add_bos_token */
 };
 
 static const struct pre_row pre_table[] = {
-    {"default",
-     "default",
+    {(const char *const[]){"default", NULL},
      {"[\\p{P}\\$\\+<=>\\^~\\|]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"},
+     NULL,
      false,
      false},
-    {"llama3",
-     "llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2",
+    {(const char *const[]){"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral",
+                           "midm-2.0", "lfm2", NULL},
      {RE_LLAMA3},
+     RE_LLAMA3_HF,
      true,
      true},
-    {"dbrx", "dbrx|smaug-bpe|chatglm-bpe|glm4", {RE_LLAMA3}, false, false},
-    {"deepseek-llm",
-     "deepseek-llm",
+    {(const char *const[]){"dbrx", "smaug-bpe", "chatglm-bpe", "glm4", NULL},
+     {RE_LLAMA3},
+     NULL,
+     false,
+     false},
+    {(const char *const[]){"deepseek-llm", NULL},
      {"[\r\n]", RE_DEEPSEEK_LETTERS,
       "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
       "\\s+$", RE_CJK, "\\p{N}+"},
+     NULL,
      false,
      false},
-    {"deepseek-coder",
-     "deepseek-coder",
+    {(const char *const[]){"deepseek-coder", NULL},
      {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}"},
+     NULL,
      false,
      false},
-    {"falcon", "falcon", {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}, false, false},
-    {"starcoder",
-     "starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b",
+    {(const char *const[]){"falcon", NULL},
+     {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"},
+     NULL,
+     false,
+     false},
+    {(const char *const[]){"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone",
+                           "minerva-7b", NULL},
      {"\\p{N}", RE_GPT2},
+     NULL,
      false,
      false},
-    {"gpt-2",
-     "gpt-2|phi-2|jina-es|jina-de|gigachat|jina-v1-en|jina-v2-es|jina-v2-de|jina-v2-code|"
-     "roberta-bpe|mpt|olmo|jais|trillion",
+    {(const char *const[]){"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en",
+                           "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe", "mpt", "olmo",
+                           "jais", "trillion", NULL},
      {RE_GPT2},
+     NULL,
      false,
      false},
-    {"qwen2",
-     "qwen2|qwen2.5|qwen-2.5|deepseek-r1-qwen|stablelm2|megrez|hunyuan",
+    {(const char *const[]){"qwen2", "qwen2.5", "qwen-2.5", "deepseek-r1-qwen", "stablelm2",
+                           "megrez", "hunyuan", NULL},
      {RE_QWEN2},
+     RE_QWEN2_HF,
      false,
      false},
-    {"poro-chat", "poro-chat|bloom|gpt3-finnish", {RE_BLOOM}, false, false},
-    {"viking", "viking", {RE_BLOOM, "\\p{N}"}, false, false},
-    {"tekken",
-     "tekken",
+    {(const char *const[]){"poro-chat", "bloom", "gpt3-finnish", NULL},
+     {RE_BLOOM},
+     NULL,
+     false,
+     false},
+    {(const char *const[]){"viking", NULL}, {RE_BLOOM, "\\p{N}"}, NULL, false, false},
+    {(const char *const[]){"tekken", NULL},
      {"[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?("
       "(?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| "
       "?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|"
       "\\s+(?!\\S)"},
+     NULL,
      true,
      true},
-    {"gpt-4o",
-     "gpt-4o|llama4",
+    {(const char *const[]){"gpt-4o", "llama4", NULL},
      {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?"
       "i:'s|'t|"
       "'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{"
@@ -108,6 +132,7 @@ static const struct pre_row pre_table[] = {
       "\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| "
       "?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|"
       "\\s+(?!\\S)|\\s+"},
+     NULL,
      false,
      false},
 };
@@ -115,18 +140,31 @@ static const struct pre_row pre_table[] = {
 /* The GPT-2 expression on its own, for tokenizer.json ByteLevel(use_regex) pre-tokenizers. */
 const char *const slm__re_gpt2 = RE_GPT2;
 
-int slm__pre_find(const char *name, size_t len) {
-    if (!name || !len) return 0;
+int slm__pre_find(const char *name, size_t len, const char **canonical) {
+    if (!name || !len) name = "default", len = 7;
+    for (size_t r = 0; r < SLM_ARRAY_LEN(pre_table); r++)
+        for (const char *const *n = pre_table[r].names; *n; n++)
+            if (strlen(*n) == len && !memcmp(*n, name, len)) {
+                *canonical = *n;
+                return (int)r;
+            }
+    return -1;
+}
+
+int slm__pre_match(const char *const *patterns, int n) {
     for (size_t r = 0; r < SLM_ARRAY_LEN(pre_table); r++) {
-        const char *p = pre_table[r].names;
-        while (*p) {
-            const char *bar = strchr(p, '|');
-            size_t n = bar ? (size_t)(bar - p) : strlen(p);
-            if (n == len && !memcmp(p, name, n)) return (int)r;
-            p += n + (bar != NULL);
-        }
+        const struct pre_row *p = &pre_table[r];
+        if (n == 1 && p->hf_re && !strcmp(patterns[0], p->hf_re)) return (int)r;
+        int k = 0;
+        while (k < n && k < SLM__PRE_MAX_REGEX && p->re[k] && !strcmp(p->re[k], patterns[k])) k++;
+        if (k == n && (k == SLM__PRE_MAX_REGEX || !p->re[k])) return (int)r;
     }
     return -1;
+}
+
+const char *slm__pre_row_name(int row) {
+    SLM_ASSERT(row >= 0 && (size_t)row < SLM_ARRAY_LEN(pre_table));
+    return pre_table[row].names[0];
 }
 
 static void *pcre_alloc(size_t n, void *ctx) {
@@ -177,7 +215,7 @@ slm_status slm__pre_setup(slm_tokenizer *t, int row) {
     int n = 0;
     while (n < SLM__PRE_MAX_REGEX && p->re[n]) n++;
     t->pre = row;
-    t->pre_name = p->name;
+    t->pre_name = p->names[0];
     t->ignore_merges = p->ignore_merges;
     t->add_bos = p->add_bos;
     return slm__pre_setup_custom(t, p->re, n);

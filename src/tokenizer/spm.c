@@ -1,7 +1,8 @@
 /* SentencePiece-style BPE (llama, phi-3, stories): spaces become ▁ (plus a dummy prefix), the text
  * is split into characters, and the adjacent pair whose concatenation is the highest-scoring
- * token is merged first (leftmost on ties) until no pair forms a token. Characters left without a
- * token fall back to <0xXX> byte tokens, or to the unknown token when the vocabulary has none. */
+ * token is merged first (leftmost on ties) until no pair forms a token; vocabularies from a
+ * tokenizer.json merge by rank instead (merge.c). Characters left without a token fall back to
+ * <0xXX> byte tokens, or to the unknown token when the vocabulary has none. */
 #include "tokenizer/internal.h"
 
 #include <string.h>
@@ -67,21 +68,50 @@ static slm_status try_bigram(const slm_tokenizer *t, struct spm_work *w, int32_t
     return heap_push(w, (struct bigram){t->score[id], l, r, size, id});
 }
 
-static slm_status emit_symbol(const slm_tokenizer *t, const char *s, uint32_t n, slm__ids *out) {
-    int32_t id = slm__tok_find(t, s, n);
-    if (id >= 0) return slm__ids_push(out, id);
+/* Appends a symbol that is not a token: its byte tokens if the vocabulary has all of them, else
+ * the unknown token (once for a run of such symbols when *prev_unk and the vocabulary fuses). */
+static slm_status emit_unknown(const slm_tokenizer *t, const char *s, uint32_t n, bool *prev_unk,
+                               slm__ids *out) {
     bool bytes = true;
     for (uint32_t k = 0; k < n; k++) bytes = bytes && t->byte_tok[(uint8_t)s[k]] >= 0;
-    if (!bytes) {
-        if (t->special[SLM_TOKEN_UNK] < 0)
-            return slm__error(
-                SLM_E_INVALID_INPUT,
-                "tokenize: the vocabulary cannot spell '%.*s' and has no unknown token", (int)n, s);
-        return slm__ids_push(out, t->special[SLM_TOKEN_UNK]);
+    if (bytes) {
+        slm_status st = SLM_OK;
+        for (uint32_t k = 0; k < n && st == SLM_OK; k++)
+            st = slm__ids_push(out, t->byte_tok[(uint8_t)s[k]]);
+        *prev_unk = false;
+        return st;
     }
-    slm_status st = SLM_OK;
-    for (uint32_t k = 0; k < n && st == SLM_OK; k++)
-        st = slm__ids_push(out, t->byte_tok[(uint8_t)s[k]]);
+    if (t->special[SLM_TOKEN_UNK] < 0)
+        return slm__error(SLM_E_INVALID_INPUT,
+                          "tokenize: the vocabulary cannot spell '%.*s' and has no unknown token",
+                          (int)n, s);
+    if (*prev_unk && t->fuse_unk) return SLM_OK;
+    *prev_unk = true;
+    return slm__ids_push(out, t->special[SLM_TOKEN_UNK]);
+}
+
+/* Tokenizers from tokenizer.json merge by rank, not by score. */
+static slm_status merge_ranked(const slm_tokenizer *t, struct spm_work *w, int32_t n_sym,
+                               slm__ids *out) {
+    slm__merger m = {0};
+    slm_status st = slm__merger_reserve(&m, (size_t)n_sym);
+    for (int32_t i = 0; i < n_sym && st == SLM_OK; i++) {
+        m.id[i] = slm__tok_find(t, w->buf + w->start[i], w->len[i]);
+        m.len[i] = w->len[i];
+    }
+    if (st == SLM_OK && n_sym) slm__merger_run(t, &m, n_sym);
+    bool prev_unk = false;
+    uint32_t pos = 0;
+    for (int32_t i = n_sym ? 0 : -1; i >= 0 && st == SLM_OK; i = m.next[i]) {
+        if (m.id[i] >= 0) {
+            st = slm__ids_push(out, m.id[i]);
+            prev_unk = false;
+        } else {
+            st = emit_unknown(t, w->buf + pos, m.len[i], &prev_unk, out);
+        }
+        pos += m.len[i];
+    }
+    slm__merger_free(&m);
     return st;
 }
 
@@ -121,6 +151,10 @@ slm_status slm__spm_encode(const slm_tokenizer *t, const char *s, size_t n, bool
         n_sym++;
         i += (size_t)l;
     }
+    if (t->merge_key) {
+        st = merge_ranked(t, &w, n_sym, out);
+        goto done;
+    }
     for (int32_t i = 1; i < n_sym && st == SLM_OK; i++) st = try_bigram(t, &w, i - 1, i);
     while (w.n_heap && st == SLM_OK) {
         struct bigram b = heap_pop(&w);
@@ -132,8 +166,17 @@ slm_status slm__spm_encode(const slm_tokenizer *t, const char *s, size_t n, bool
         st = try_bigram(t, &w, w.prev[b.left], b.left);
         if (st == SLM_OK) st = try_bigram(t, &w, b.left, w.next[b.left]);
     }
-    for (int32_t i = n_sym ? 0 : -1; i >= 0 && st == SLM_OK; i = w.next[i])
-        st = emit_symbol(t, w.buf + w.start[i], w.len[i], out);
+    bool prev_unk = false;
+    for (int32_t i = n_sym ? 0 : -1; i >= 0 && st == SLM_OK; i = w.next[i]) {
+        const char *sym = w.buf + w.start[i];
+        int32_t id = slm__tok_find(t, sym, w.len[i]);
+        if (id >= 0) {
+            st = slm__ids_push(out, id);
+            prev_unk = false;
+        } else {
+            st = emit_unknown(t, sym, w.len[i], &prev_unk, out);
+        }
+    }
 done:
     slm__free(w.buf);
     slm__free(w.start);

@@ -39,7 +39,7 @@ static slm_status find_occurrences(const slm_tokenizer *t, const char *s, size_t
         for (uint32_t k = off[b]; k < off[b + 1]; k++) {
             uint32_t L = t->plen[k];
             if (L > n - p) break;
-            int32_t id = slm__tok_find(t, s + p, L);
+            int32_t id = slm__tok_part_find(t, s + p, L);
             if (id < 0 || !slm__tok_partitions(t, id, parse_special)) continue;
             if (*n_occ == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -66,7 +66,8 @@ static void claim_occurrences(const slm_tokenizer *t, const char *s, size_t n,
     size_t i = 0;
     while (i < n_occ) {
         int32_t rank = occ[i].rank, id = occ[i].id;
-        uint32_t L = t->len[id];
+        uint32_t L;
+        slm__tok_pattern(t, id, &L);
         uint8_t a = t->attr[id];
         size_t cursor = 0;
         for (; i < n_occ && occ[i].rank == rank; i++) {
@@ -94,7 +95,8 @@ static slm_status encode_raw(const slm_tokenizer *t, const char *s, size_t n, bo
                              slm__ids *out) {
     switch (t->kind) {
     case SLM_TOKENIZER_SPM:
-        return slm__spm_encode(t, s, n, t->add_space_prefix && after_special, out);
+        return slm__spm_encode(t, s, n, t->add_space_prefix && !t->normalize_first && after_special,
+                               out);
     case SLM_TOKENIZER_BPE:
         return slm__bpe_encode(t, s, n, out);
     case SLM_TOKENIZER_WPM:
@@ -153,7 +155,20 @@ slm_status slm_tokenize(const slm_tokenizer *t, const char *text, size_t len, un
         t->kind == SLM_TOKENIZER_WPM ? t->special[SLM_TOKEN_SEP] : t->special[SLM_TOKEN_EOS];
     bool add_eos = t->kind == SLM_TOKENIZER_WPM ? t->add_sep : t->add_eos;
     if (add && t->add_bos && bos >= 0) st = slm__ids_push(&out, bos);
-    if (st == SLM_OK) st = encode_fragments(t, text, len, flags & SLM_TOKENIZE_PARSE_SPECIAL, &out);
+    if (st == SLM_OK && t->normalize_first && len) {
+        /* ▁ prefix and escaped spaces first, then special tokens are looked for */
+        char *norm = slm__malloc(3 * len + 3);
+        if (!norm) st = slm__error(SLM_E_NOMEM, "tokenize: out of memory");
+        size_t m = 0;
+        for (size_t i = 0; norm && i <= len; i++) {
+            if (i == 0 || text[i - 1] == ' ') memcpy(norm + m, "\xe2\x96\x81", 3), m += 3;
+            if (i < len && text[i] != ' ') norm[m++] = text[i];
+        }
+        if (norm) st = encode_fragments(t, norm, m, flags & SLM_TOKENIZE_PARSE_SPECIAL, &out);
+        slm__free(norm);
+    } else if (st == SLM_OK) {
+        st = encode_fragments(t, text, len, flags & SLM_TOKENIZE_PARSE_SPECIAL, &out);
+    }
     if (st == SLM_OK && add && add_eos && eos >= 0) st = slm__ids_push(&out, eos);
     if (st != SLM_OK) {
         slm__free(out.v);

@@ -98,13 +98,18 @@ void slm__tok_add_merge(slm_tokenizer *t, int32_t a, int32_t b, int32_t merged, 
 static int cmp_partition(const void *pa, const void *pb, void *ctx) {
     const slm_tokenizer *t = ctx;
     int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
-    if (t->len[a] != t->len[b]) return t->len[a] > t->len[b] ? -1 : 1;
+    uint32_t la, lb;
+    slm__tok_pattern(t, a, &la);
+    slm__tok_pattern(t, b, &lb);
+    if (la != lb) return la > lb ? -1 : 1;
     return a < b ? -1 : a > b;
 }
 
 bool slm__tok_partitions(const slm_tokenizer *t, int32_t id, bool parse_special) {
     uint8_t a = t->attr[id];
-    if (!(a & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) || !t->len[id]) return false;
+    uint32_t len;
+    slm__tok_pattern(t, id, &len);
+    if (!(a & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) || !len) return false;
     return parse_special || !(a & (SLM__TOK_CONTROL | SLM__TOK_UNKNOWN));
 }
 
@@ -113,8 +118,37 @@ static int cmp_u64(const void *pa, const void *pb) {
     return (a > b) - (a < b);
 }
 
-/* part_rank and, per mode and first byte, the distinct lengths of eligible tokens. */
+int32_t slm__tok_part_find(const slm_tokenizer *t, const char *s, size_t n) {
+    for (uint32_t h = (uint32_t)slm__hash_bytes(s, n) & t->pmap_mask;; h = (h + 1) & t->pmap_mask) {
+        int32_t id = t->pmap[h];
+        if (id < 0) return -1;
+        uint32_t len;
+        const char *p = slm__tok_pattern(t, id, &len);
+        if (len == n && !memcmp(p, s, n)) return id;
+    }
+}
+
+/* part_rank, the pattern map and, per mode and first byte, the distinct pattern lengths of
+ * eligible tokens. */
 static slm_status build_partition_tables(slm_tokenizer *t) {
+    uint64_t cap = pow2_at_least(2 * (uint64_t)t->n_partition + 1);
+    t->pmap = slm__malloc(cap * sizeof *t->pmap);
+    if (!t->pmap) return slm__error(SLM_E_NOMEM, "tokenizer: out of memory");
+    memset(t->pmap, 0xff, cap * sizeof *t->pmap);
+    t->pmap_mask = (uint32_t)(cap - 1);
+    /* longest first, so a duplicated pattern maps to the token that is tried first */
+    for (int32_t r = t->n_partition - 1; r >= 0; r--) {
+        int32_t id = t->partition[r];
+        uint32_t len;
+        const char *p = slm__tok_pattern(t, id, &len);
+        uint32_t h = (uint32_t)slm__hash_bytes(p, len) & t->pmap_mask;
+        for (; t->pmap[h] >= 0; h = (h + 1) & t->pmap_mask) {
+            uint32_t ol;
+            const char *o = slm__tok_pattern(t, t->pmap[h], &ol);
+            if (ol == len && !memcmp(o, p, len)) break;
+        }
+        t->pmap[h] = id;
+    }
     t->part_rank = slm__malloc((size_t)t->n_vocab * sizeof *t->part_rank);
     /* keys (mode, first byte, length), sorted and deduplicated */
     uint64_t *keys = slm__malloc(2 * ((size_t)t->n_partition + 1) * sizeof *keys);
@@ -128,9 +162,10 @@ static slm_status build_partition_tables(slm_tokenizer *t) {
     for (int32_t r = 0; r < t->n_partition; r++) {
         int32_t id = t->partition[r];
         t->part_rank[id] = r;
-        uint64_t b = (uint8_t)t->pool[t->off[id]];
+        uint32_t len;
+        uint64_t b = (uint8_t)*slm__tok_pattern(t, id, &len);
         for (uint64_t m = 0; m < 2; m++)
-            if (slm__tok_partitions(t, id, m == 1)) keys[nk++] = m << 40 | b << 32 | t->len[id];
+            if (slm__tok_partitions(t, id, m == 1)) keys[nk++] = m << 40 | b << 32 | len;
     }
     qsort(keys, nk, sizeof *keys, cmp_u64);
     size_t np = 0;
@@ -164,13 +199,12 @@ slm_status slm__tok_finish(slm_tokenizer *t) {
         }
         /* A duplicate text maps to its last id, as in the reference implementation. */
         t->map[h] = i;
-        if ((t->attr[i] & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) && n > 0) n_part++;
+        if (slm__tok_partitions(t, i, true)) n_part++;
     }
     t->partition = slm__malloc(((size_t)n_part + 1) * sizeof *t->partition);
     if (!t->partition) return slm__error(SLM_E_NOMEM, "tokenizer: out of memory");
     for (int32_t i = 0; i < t->n_vocab; i++)
-        if ((t->attr[i] & (SLM__TOK_CONTROL | SLM__TOK_USER | SLM__TOK_UNKNOWN)) && t->len[i] > 0)
-            t->partition[t->n_partition++] = i;
+        if (slm__tok_partitions(t, i, true)) t->partition[t->n_partition++] = i;
     qsort_r(t->partition, (size_t)t->n_partition, sizeof *t->partition, cmp_partition, t);
     slm_status st = build_partition_tables(t);
     if (st != SLM_OK) return st;
@@ -210,6 +244,10 @@ void slm_tokenizer_free(slm_tokenizer *t) {
     slm__free(t->partition);
     slm__free(t->part_rank);
     slm__free(t->plen);
+    slm__free(t->ppool);
+    slm__free(t->poff);
+    slm__free(t->pblen);
+    slm__free(t->pmap);
     slm__free(t);
 }
 

@@ -34,7 +34,7 @@ static void defaults_are_honest(void **state) {
         TU_ASSERT_OK(slm_catalog_find(c, want[i].id, &e));
         assert_int_equal(e.n_params, want[i].params);
         assert_true(e.capabilities & want[i].cap);
-        assert_string_equal(e.commit, "");  /* unpinned: not known offline */
+        assert_string_equal(e.commit, ""); /* unpinned: not known offline */
         assert_string_equal(e.sha256, "");
         assert_true(e.hub_repo[0] != '\0');
         /* Every default fits the default 2 GiB budget. */
@@ -227,7 +227,8 @@ static slm_catalog *selector_catalog(void) {
 static void selector_order_and_fallbacks(void **state) {
     (void)state;
     slm_catalog *c = selector_catalog();
-    struct slm_select_request req = {.capability = SLM_CAP_CHAT, .complexity = SLM_COMPLEXITY_MEDIUM};
+    struct slm_select_request req = {.capability = SLM_CAP_CHAT,
+                                     .complexity = SLM_COMPLEXITY_MEDIUM};
     struct slm_selection s, s2;
     TU_ASSERT_OK(slm_select(c, NULL, &req, &s));
     assert_string_equal(s.model, "med-a"); /* exact tier, fewer parameters */
@@ -286,7 +287,8 @@ static void selector_prefers_resident(void **state) {
     TU_ASSERT_OK(slm_manager_create(c, &be, &p, &m));
     slm_lease *lb, *l;
     TU_ASSERT_OK(slm_manager_acquire(m, "med-b", NULL, &lb));
-    struct slm_select_request req = {.capability = SLM_CAP_CHAT, .complexity = SLM_COMPLEXITY_MEDIUM};
+    struct slm_select_request req = {.capability = SLM_CAP_CHAT,
+                                     .complexity = SLM_COMPLEXITY_MEDIUM};
     struct slm_selection s;
     TU_ASSERT_OK(slm_select(c, m, &req, &s));
     assert_string_equal(s.model, "med-b"); /* resident beats fewer parameters */
@@ -312,9 +314,37 @@ static void selector_prefers_resident(void **state) {
     fake_backend_destroy(&fb);
 }
 
+static void names_round_trip(void **state) {
+    (void)state;
+    for (int i = 0; i < SLM_CAP_COUNT; i++) {
+        unsigned cap = 0;
+        TU_ASSERT_OK(slm_capability_from_name(slm_capability_name(1u << i), &cap));
+        assert_int_equal(cap, 1u << i);
+    }
+    assert_string_equal(slm_capability_name(SLM_CAP_CHAT | SLM_CAP_EMBED), "?");
+    for (int i = 0; i <= SLM_COMPLEXITY_AUTO; i++) {
+        slm_complexity c;
+        TU_ASSERT_OK(slm_complexity_from_name(slm_complexity_name((slm_complexity)i), &c));
+        assert_int_equal(c, i);
+    }
+    for (int i = 0; i <= SLM_SIZE_LARGE; i++) {
+        slm_size_class c;
+        TU_ASSERT_OK(slm_size_class_from_name(slm_size_class_name((slm_size_class)i), &c));
+        assert_int_equal(c, i);
+    }
+    slm_size_class sc;
+    assert_int_equal(slm_size_class_from_name("huge", &sc), SLM_E_INVALID_ARG);
+    assert_int_equal(slm_size_class_of(134515008), SLM_SIZE_SMALL);
+    assert_int_equal(slm_size_class_of(1711376384), SLM_SIZE_LARGE);
+    assert_true(slm_status_is_transient(SLM_E_IO));
+    assert_false(slm_status_is_transient(SLM_E_INVALID_MODEL));
+    assert_false(slm_status_is_transient(SLM_E_NOT_FOUND));
+}
+
 int main(void) {
     slm_log_set_level(SLM_LOG_ERROR);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(names_round_trip),
         cmocka_unit_test(defaults_are_honest),
         cmocka_unit_test(user_entries_validated),
         cmocka_unit_test(search_and_recommend),

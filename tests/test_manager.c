@@ -23,7 +23,9 @@ struct env {
     struct slm_manager_params p;
 };
 
-static uint64_t env_avail(void *ctx) { return atomic_load(&((struct env *)ctx)->sys_avail); }
+static uint64_t env_avail(void *ctx) {
+    return atomic_load(&((struct env *)ctx)->sys_avail);
+}
 
 /* Defaults for tests: no housekeeping thread, fake clock, plenty of system memory. */
 static struct env *env_new(uint64_t budget, int max_models) {
@@ -91,7 +93,9 @@ static slm_lease *acquire(struct env *v, const char *id) {
 }
 
 /* Acquire + release with the model's own keep-alive. */
-static void touch(struct env *v, const char *id) { slm_manager_release(v->m, acquire(v, id)); }
+static void touch(struct env *v, const char *id) {
+    slm_manager_release(v->m, acquire(v, id));
+}
 
 /* An acquire on its own thread. */
 struct bg {
@@ -644,6 +648,7 @@ static void budget_and_measured_footprint(void **state) {
     assert_false(is_loaded(v, "b"));
     struct slm_model_status s = mstatus(v, "a");
     assert_int_equal(s.footprint_measured, 150);
+    assert_int_equal(s.footprint_estimate, 100); /* both are reported */
     slm_manager_release(v->m, l);
     env_free(v);
 }
@@ -657,7 +662,7 @@ static void system_reserve(void **state) {
     env_model(v, "c", 100, 0);
     env_start(v);
     atomic_store(&v->sys_avail, 300);
-    touch(v, "c"); /* 100 + reserve 100 <= 300 */
+    touch(v, "c");                    /* 100 + reserve 100 <= 300 */
     atomic_store(&v->sys_avail, 200); /* c's memory is now in use */
     /* a: 150 + 100 > 200, but evicting c frees 100: it makes room first. */
     slm_lease *l = acquire(v, "a");
@@ -759,9 +764,40 @@ static void fallback_chain(void **state) {
     assert_string_equal(slm_lease_model(l), "good");
     slm_manager_release(v->m, l);
     sel.n_fallbacks = 0;
-    assert_int_equal(slm_manager_acquire_selected(v->m, &sel, NULL, &l, used),
-                     SLM_E_INVALID_MODEL);
+    assert_int_equal(slm_manager_acquire_selected(v->m, &sel, NULL, &l, used), SLM_E_INVALID_MODEL);
     assert_null(l);
+    env_free(v);
+}
+
+static bool p_loading(void *a) {
+    struct probe *p = a;
+    return mstatus(p->v, p->id).state == SLM_MODEL_LOADING;
+}
+static bool p_downloading(void *a) {
+    struct probe *p = a;
+    return mstatus(p->v, p->id).state == SLM_MODEL_DOWNLOADING;
+}
+
+static void states_and_progress(void **state) {
+    (void)state;
+    struct env *v = env_new(1000, 3);
+    env_model(v, "a", 100, 10 * S);
+    env_fake(v, "a")->download = true;
+    env_start(v);
+    assert_int_equal(mstatus(v, "a").state, SLM_MODEL_NOT_LOADED);
+    struct bg b;
+    bg_start(&b, v, "a", 600 * S);
+    struct probe pr = {v, "a", 0};
+    fake_wait_until(p_downloading, &pr, "not-loaded -> downloading");
+    assert_int_equal(mstatus(v, "a").progress_total, 1000);
+    advance(v, 5 * S);
+    fake_wait_until(p_loading, &pr, "downloading -> loading");
+    advance(v, 5 * S);
+    assert_int_equal(bg_join(&b), SLM_OK);
+    assert_int_equal(mstatus(v, "a").state, SLM_MODEL_LOADED); /* loading -> loaded */
+    slm_manager_release(v->m, b.lease);
+    assert_string_equal(slm_model_state_name(SLM_MODEL_DOWNLOADING), "downloading");
+    assert_string_equal(slm_model_health_name(SLM_HEALTH_DEGRADED), "degraded");
     env_free(v);
 }
 
@@ -801,6 +837,7 @@ int main(void) {
         cmocka_unit_test(unload_rules),
         cmocka_unit_test(stats_health_json),
         cmocka_unit_test(fallback_chain),
+        cmocka_unit_test(states_and_progress),
         cmocka_unit_test(housekeeping_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

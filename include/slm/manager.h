@@ -17,10 +17,10 @@
 extern "C" {
 #endif
 
-#define SLM_NS_PER_MS 1000000ll
+#define SLM_NS_PER_MS  1000000ll
 #define SLM_NS_PER_SEC 1000000000ll
-#define SLM_GIB (1024ull * 1024 * 1024)
-#define SLM_MIB (1024ull * 1024)
+#define SLM_GIB        (1024ull * 1024 * 1024)
+#define SLM_MIB        (1024ull * 1024)
 
 /* ---- capabilities, complexity tiers, size classes ----------------------------------------- */
 
@@ -65,34 +65,35 @@ slm_status slm_size_class_from_name(const char *name, slm_size_class *out);
 
 /* ---- catalog ------------------------------------------------------------------------------ */
 
-#define SLM_ID_MAX 64
+#define SLM_ID_MAX   64
 #define SLM_PATH_MAX 1024
 /* Keep-alive values: a duration in ns, or these. */
-#define SLM_KEEP_ALIVE_DEFAULT INT64_MIN /* use the next level's value (request → model → manager) */
-#define SLM_KEEP_ALIVE_FOREVER (-1ll)    /* never unloaded for idleness */
+#define SLM_KEEP_ALIVE_DEFAULT                                                                     \
+    INT64_MIN /* use the next level's value (request → model → manager) */
+#define SLM_KEEP_ALIVE_FOREVER (-1ll) /* never unloaded for idleness */
 
 struct slm_catalog_entry {
-    char id[SLM_ID_MAX];       /* unique; letters, digits, '.', '_', '-', ':' */
-    char alias[SLM_ID_MAX];    /* optional second name ("" = none) */
+    char id[SLM_ID_MAX];    /* unique; letters, digits, '.', '_', '-', ':' */
+    char alias[SLM_ID_MAX]; /* optional second name ("" = none) */
     char description[160];
-    char hub_repo[128];        /* "org/name" on the Hugging Face hub, or "" */
-    char hub_file[256];        /* file inside the repo, or "" */
+    char hub_repo[128];            /* "org/name" on the Hugging Face hub, or "" */
+    char hub_file[256];            /* file inside the repo, or "" */
     char local_path[SLM_PATH_MAX]; /* a GGUF file on disk, or "" */
-    char commit[41];           /* "" = unpinned: resolved and recorded on first pull */
-    char sha256[65];           /* "" = unknown until first pull */
+    char commit[41];               /* "" = unpinned: resolved and recorded on first pull */
+    char sha256[65];               /* "" = unknown until first pull */
     char architecture[32];
     uint64_t n_params;
-    uint64_t file_size;        /* 0 = unknown */
-    char tensor_type[16];      /* dominant stored tensor type ("bf16", "q8_0"), "" = unknown */
-    uint32_t context_length;   /* trained maximum */
-    uint32_t serve_context;    /* KV cache context; 0 = min(context_length, default) */
-    unsigned capabilities;     /* enum slm_capability bits */
-    slm_complexity tier;       /* the task complexity the model is good for */
+    uint64_t file_size;      /* 0 = unknown */
+    char tensor_type[16];    /* dominant stored tensor type ("bf16", "q8_0"), "" = unknown */
+    uint32_t context_length; /* trained maximum */
+    uint32_t serve_context;  /* KV cache context; 0 = min(context_length, default) */
+    unsigned capabilities;   /* enum slm_capability bits */
+    slm_complexity tier;     /* the task complexity the model is good for */
     uint64_t footprint_estimate;
     uint64_t footprint_measured; /* 0 until loaded once; then it replaces the estimate */
-    int64_t keep_alive_ns;     /* SLM_KEEP_ALIVE_DEFAULT, SLM_KEEP_ALIVE_FOREVER, 0, or > 0 */
-    bool pinned;               /* initial pin state in a manager */
-    int load_type;             /* -1 as stored, else an slm_type (Q8_0, Q4_0, Q4_K) */
+    int64_t keep_alive_ns;       /* SLM_KEEP_ALIVE_DEFAULT, SLM_KEEP_ALIVE_FOREVER, 0, or > 0 */
+    bool pinned;                 /* initial pin state in a manager */
+    int load_type;               /* -1 as stored, else an slm_type (Q8_0, Q4_0, Q4_K) */
 };
 /* A zeroed entry with keep_alive_ns = SLM_KEEP_ALIVE_DEFAULT and load_type = -1. */
 struct slm_catalog_entry slm_catalog_entry_init(void);
@@ -103,7 +104,7 @@ uint64_t slm_catalog_entry_footprint(const struct slm_catalog_entry *e);
 typedef struct slm_catalog slm_catalog;
 
 slm_status slm_catalog_create(slm_catalog **out); /* empty */
-void slm_catalog_free(slm_catalog *c);             /* accepts NULL */
+void slm_catalog_free(slm_catalog *c);            /* accepts NULL */
 /* The built-in models: SmolLM2 135M/360M/1.7B Instruct, TinyLlama 1.1B Chat, Qwen2.5 0.5B
  * Instruct, all-MiniLM-L6-v2, all-MiniLM-L12-v2, bge-small-en-v1.5. Sources are the upstream
  * Hugging Face repositories (converted to GGUF by the store on pull); their commits and sha256 are
@@ -176,8 +177,12 @@ bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns);
 /* Attempt number of this load, 1 for the first try. */
 int slm_load_ctl_attempt(const slm_load_ctl *ctl);
 
-/* What the manager needs from the engine. Called without manager locks held, from loader
- * threads (load) and from any thread (estimate, unload). Must be thread-safe across models. */
+/* What the manager needs from the engine. load runs on the manager's loader threads and
+ * estimate on the acquiring thread, both without manager locks held; unload runs with the
+ * manager lock held (so the budget never counts memory as free before it is), so it must be quick
+ * and must not call back into the manager. A backend's calls must be thread-safe across models;
+ * the manager never runs two loads of the same model at once. load may call only the
+ * slm_load_ctl_* functions of the manager. */
 struct slm_backend {
     void *user; /* passed back to every call */
     /* Footprint in bytes of the entry before loading (e.g. slm_model_footprint over the file).
@@ -204,24 +209,24 @@ struct slm_memory_source {
 };
 
 struct slm_manager_params {
-    uint64_t memory_budget;     /* 2 GiB: sum of resident + reserved footprints never exceeds it */
-    int max_models;             /* 3: resident and loading models */
-    uint64_t system_reserve;    /* 100 MiB of system memory kept free */
-    int64_t keep_alive_ns;      /* 5 min: idle unload when neither request nor model says */
-    uint64_t load_timeout_ns;   /* 60 s per attempt */
-    int max_retries;            /* 3 retries of transient failures */
-    uint64_t retry_base_ns;     /* 2 s: retry k waits base × 2^(k-1) × (1 + jitter in [0, 0.5)) */
-    int max_concurrent_loads;   /* 2 loader threads */
-    int max_queue;              /* 64 requests waiting for memory; more get SLM_E_BUSY at once */
-    uint64_t default_wait_ns;   /* 30 s: acquire deadline when the request gives none */
-    uint64_t health_window_ns;  /* 5 min: a failure this recent makes a model "degraded" */
+    uint64_t memory_budget;    /* 2 GiB: sum of resident + reserved footprints never exceeds it */
+    int max_models;            /* 3: resident and loading models */
+    uint64_t system_reserve;   /* 100 MiB of system memory kept free */
+    int64_t keep_alive_ns;     /* 5 min: idle unload when neither request nor model says */
+    uint64_t load_timeout_ns;  /* 60 s per attempt */
+    int max_retries;           /* 3 retries of transient failures */
+    uint64_t retry_base_ns;    /* 2 s: retry k waits base × 2^(k-1) × (1 + jitter in [0, 0.5)) */
+    int max_concurrent_loads;  /* 2 loader threads */
+    int max_queue;             /* 64 requests waiting for memory; more get SLM_E_BUSY at once */
+    uint64_t default_wait_ns;  /* 30 s: acquire deadline when the request gives none */
+    uint64_t health_window_ns; /* 5 min: a failure this recent makes a model "degraded" */
     /* Housekeeping (idle unloads, deadlines, timeouts, due retries) runs in slm_manager_tick().
      * > 0: a thread calls it every tick_interval_ns of real time (default 10 ms); 0: no thread,
      * the caller ticks (tests with a fake clock). */
     uint64_t tick_interval_ns;
-    slm_clock clock;                       /* default slm_clock_system() */
-    struct slm_memory_source memory;       /* default: MemAvailable from /proc/meminfo */
-    uint64_t seed;                         /* jitter random stream */
+    slm_clock clock;                 /* default slm_clock_system() */
+    struct slm_memory_source memory; /* default: MemAvailable from /proc/meminfo */
+    uint64_t seed;                   /* jitter random stream */
 };
 struct slm_manager_params slm_manager_default_params(void);
 
@@ -243,7 +248,9 @@ struct slm_acquire_params {
 struct slm_acquire_params slm_acquire_default_params(void);
 
 /* Returns a lease on a resident model, loading it (single-flight) and making room (LRU eviction
- * of unleased, unpinned models) as needed. Errors: SLM_E_NOT_FOUND (not in the catalog),
+ * of unleased, unpinned models) as needed. The deadline bounds the whole wait (for memory and
+ * for the load); a load whose waiters all gave up still completes, leaving the model resident
+ * under its keep-alive. Errors: SLM_E_NOT_FOUND (not in the catalog),
  * SLM_E_INSUFFICIENT_MEMORY (footprint above the budget), SLM_E_BUSY (queue full, or the deadline
  * passed while waiting for memory or for the load), the load's error (SLM_E_TIMEOUT,
  * SLM_E_CANCELLED, backend errors). *out: transferred, give back with slm_manager_release(). */
@@ -292,10 +299,10 @@ const char *slm_model_health_name(slm_model_health h);
 struct slm_model_stats {
     uint64_t loads, load_failures; /* successful loads; failed attempts (retried ones included) */
     uint64_t load_ns_total, last_load_ns;
-    uint64_t evictions;    /* unloaded to make room */
-    uint64_t idle_unloads; /* unloaded by keep-alive */
-    uint64_t requests;     /* leases granted */
-    uint64_t rejected;     /* acquires that failed (BUSY, errors) */
+    uint64_t evictions;                      /* unloaded to make room */
+    uint64_t idle_unloads;                   /* unloaded by keep-alive */
+    uint64_t requests;                       /* leases granted */
+    uint64_t rejected;                       /* acquires that failed (BUSY, errors) */
     uint64_t tokens_in, tokens_out, busy_ns; /* from slm_manager_record_usage */
     uint64_t cache_hits, cache_misses;
 };
@@ -305,10 +312,10 @@ struct slm_model_status {
     slm_model_state state;
     slm_model_health health;
     bool pinned;
-    bool queued;         /* waiting for memory */
+    bool queued; /* waiting for memory */
     int leases;
-    int waiters;         /* acquires waiting for this model */
-    int attempt;         /* of the load in flight; 0 if none */
+    int waiters;          /* acquires waiting for this model */
+    int attempt;          /* of the load in flight; 0 if none */
     uint64_t retry_at_ns; /* next attempt of a load in backoff; 0 if none */
     uint64_t progress_done, progress_total;
     uint64_t footprint_estimate, footprint_measured;
@@ -318,7 +325,7 @@ struct slm_model_status {
     int64_t keep_alive_ns;   /* effective after the last release */
     slm_status last_error;   /* SLM_OK if none */
     char last_error_detail[256];
-    double tokens_per_s;     /* tokens_out / busy time */
+    double tokens_per_s; /* tokens_out / busy time */
     struct slm_model_stats stats;
 };
 
@@ -388,8 +395,8 @@ slm_status slm_select(const slm_catalog *c, slm_manager *m, const struct slm_sel
 #define SLM_EMBED_KEY_BYTES 32
 
 struct slm_embed_cache_params {
-    size_t max_entries;  /* 10,000 */
-    uint64_t ttl_ns;     /* 1 h */
+    size_t max_entries; /* 10,000 */
+    uint64_t ttl_ns;    /* 1 h */
     /* Wall-clock time (ns since the epoch) so that TTLs survive restarts with persistence.
      * Default: CLOCK_REALTIME. */
     slm_clock clock;

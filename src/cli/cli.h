@@ -74,5 +74,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_select(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 
 #endif

@@ -22,6 +22,11 @@ static const struct cli_command commands[] = {
      "      [--max-tokens N] [--threads T] [--json]: sentence embeddings (no TEXT: stdin lines)"},
     {"tokenize", cmd_tokenize,
      "tokenize MODEL TEXT [--no-special] [--parse-special] [--json]: token ids of a text"},
+    {"list", cmd_list, "list [--models-dir DIR] [--json]: the catalog, with what is local"},
+    {"select", cmd_select,
+     "select --capability chat|generate|embed --complexity low|medium|high|auto [--prompt P] "
+     "[--memory BYTES] [--models-dir DIR] [--json]: what model \"auto\" would choose, and why"},
+    {"ps", cmd_ps, "ps [--json]: models resident in a running server"},
 };
 
 static void usage(FILE *f) {

@@ -20,11 +20,14 @@ struct slm_catalog {
 
 static const char *const cap_names[SLM_CAP_COUNT] = {"generate", "chat", "embed", "code",
                                                      "multilingual"};
-static const char *const complexity_names[] = {
-    [SLM_COMPLEXITY_LOW] = "low", [SLM_COMPLEXITY_MEDIUM] = "medium",
-    [SLM_COMPLEXITY_HIGH] = "high", [SLM_COMPLEXITY_AUTO] = "auto"};
-static const char *const size_names[] = {[SLM_SIZE_TINY] = "tiny", [SLM_SIZE_SMALL] = "small",
-                                         [SLM_SIZE_MEDIUM] = "medium", [SLM_SIZE_LARGE] = "large"};
+static const char *const complexity_names[] = {[SLM_COMPLEXITY_LOW] = "low",
+                                               [SLM_COMPLEXITY_MEDIUM] = "medium",
+                                               [SLM_COMPLEXITY_HIGH] = "high",
+                                               [SLM_COMPLEXITY_AUTO] = "auto"};
+static const char *const size_names[] = {[SLM_SIZE_TINY] = "tiny",
+                                         [SLM_SIZE_SMALL] = "small",
+                                         [SLM_SIZE_MEDIUM] = "medium",
+                                         [SLM_SIZE_LARGE] = "large"};
 
 const char *slm_capability_name(unsigned cap) {
     for (int i = 0; i < SLM_CAP_COUNT; i++)
@@ -112,8 +115,12 @@ void slm_catalog_free(slm_catalog *c) {
     slm__free(c);
 }
 
-static void lock(const slm_catalog *c) { pthread_mutex_lock(&((slm_catalog *)c)->mu); }
-static void unlock(const slm_catalog *c) { pthread_mutex_unlock(&((slm_catalog *)c)->mu); }
+static void lock(const slm_catalog *c) {
+    pthread_mutex_lock(&((slm_catalog *)c)->mu);
+}
+static void unlock(const slm_catalog *c) {
+    pthread_mutex_unlock(&((slm_catalog *)c)->mu);
+}
 
 static bool names_match(const struct slm_catalog_entry *e, const char *name) {
     return name[0] && (!strcmp(e->id, name) || (e->alias[0] && !strcmp(e->alias, name)));
@@ -157,7 +164,8 @@ static slm_status validate(const struct slm_catalog_entry *e) {
     if (!e->capabilities || e->capabilities >= 1u << SLM_CAP_COUNT)
         return slm__error(SLM_E_INVALID_ARG, "catalog: %s: capabilities must be set", e->id);
     if ((unsigned)e->tier > SLM_COMPLEXITY_HIGH)
-        return slm__error(SLM_E_INVALID_ARG, "catalog: %s: tier must be low, medium or high", e->id);
+        return slm__error(SLM_E_INVALID_ARG, "catalog: %s: tier must be low, medium or high",
+                          e->id);
     if (e->keep_alive_ns < 0 && e->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT &&
         e->keep_alive_ns != SLM_KEEP_ALIVE_FOREVER)
         return slm__error(SLM_E_INVALID_ARG, "catalog: %s: invalid keep-alive", e->id);
@@ -257,7 +265,8 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-slm_status slm_catalog_add_dir(slm_catalog *c, const char *dir, size_t *n_added, size_t *n_skipped) {
+slm_status slm_catalog_add_dir(slm_catalog *c, const char *dir, size_t *n_added,
+                               size_t *n_skipped) {
     if (n_added) *n_added = 0;
     if (n_skipped) *n_skipped = 0;
     DIR *d = opendir(dir);
@@ -304,8 +313,10 @@ slm_status slm_catalog_update(slm_catalog *c, const struct slm_catalog_entry *e)
     if (st != SLM_OK) return st;
     lock(c);
     struct slm_catalog_entry *cur = find_locked(c, e->id);
-    if (!cur || strcmp(cur->id, e->id)) st = slm__error(SLM_E_NOT_FOUND, "catalog: no model '%s'", e->id);
-    else *cur = *e;
+    if (!cur || strcmp(cur->id, e->id))
+        st = slm__error(SLM_E_NOT_FOUND, "catalog: no model '%s'", e->id);
+    else
+        *cur = *e;
     unlock(c);
     return st;
 }
@@ -338,13 +349,15 @@ slm_status slm_catalog_find(const slm_catalog *c, const char *name, struct slm_c
     const struct slm_catalog_entry *e = name ? find_locked(c, name) : NULL;
     if (e) *out = *e;
     unlock(c);
-    return e ? SLM_OK : slm__error(SLM_E_NOT_FOUND, "model '%s' is not in the catalog", name ? name : "");
+    return e ? SLM_OK
+             : slm__error(SLM_E_NOT_FOUND, "model '%s' is not in the catalog", name ? name : "");
 }
 
 /* ---- search and recommendation ------------------------------------------------------------ */
 
 struct slm_catalog_filter slm_catalog_default_filter(void) {
-    return (struct slm_catalog_filter){.capabilities = 0, .size_class = -1, .max_memory = 0, .query = NULL};
+    return (struct slm_catalog_filter){
+        .capabilities = 0, .size_class = -1, .max_memory = 0, .query = NULL};
 }
 
 static bool filter_match(const struct slm_catalog_entry *e, const struct slm_catalog_filter *f) {
@@ -399,6 +412,8 @@ slm_status slm_catalog_recommend(const slm_catalog *c, unsigned capabilities, ui
     if (best) *out = *best;
     unlock(c);
     return best ? SLM_OK
-                : slm__error(SLM_E_NOT_FOUND, "no catalog model has the capabilities and fits %llu "
-                                              "bytes", (unsigned long long)max_memory);
+                : slm__error(SLM_E_NOT_FOUND,
+                             "no catalog model has the capabilities and fits %llu "
+                             "bytes",
+                             (unsigned long long)max_memory);
 }

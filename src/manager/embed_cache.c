@@ -75,10 +75,14 @@ static struct node *lookup(const slm_embed_cache *c, const uint8_t *key) {
 }
 
 static void lru_unlink(slm_embed_cache *c, struct node *n) {
-    if (n->prev) n->prev->next = n->next;
-    else c->head = n->next;
-    if (n->next) n->next->prev = n->prev;
-    else c->tail = n->prev;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        c->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        c->tail = n->prev;
     n->prev = n->next = NULL;
 }
 
@@ -139,7 +143,8 @@ static slm_status db_error(slm_embed_cache *c, const char *what) {
 /* Opens the file, creates the table, loads the unexpired rows (oldest first, so the newest end
  * up most recently used) and deletes the expired ones. */
 static slm_status db_open(slm_embed_cache *c, const char *path) {
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK)
         return db_error(c, "open");
     const char *setup = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                         "CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, dim INTEGER "
@@ -161,7 +166,8 @@ static slm_status db_open(slm_embed_cache *c, const char *path) {
     sqlite3_finalize(old);
     if (rc != SQLITE_DONE) return db_error(c, "expire");
     sqlite3_stmt *sel;
-    if (sqlite3_prepare_v2(c->db, "SELECT key, dim, created, vec FROM embeddings ORDER BY created",
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT key, dim, created, vec FROM embeddings ORDER BY created, rowid",
                            -1, &sel, NULL) != SQLITE_OK)
         return db_error(c, "prepare");
     slm_status st = SLM_OK;
@@ -264,8 +270,9 @@ static slm_status put_locked(slm_embed_cache *c, const uint8_t *key, const float
 }
 
 static slm_status check_dim(size_t dim) {
-    return dim && dim <= (1u << 20) ? SLM_OK
-                                    : slm__error(SLM_E_INVALID_ARG, "embedding cache: bad dim %zu", dim);
+    return dim && dim <= (1u << 20)
+               ? SLM_OK
+               : slm__error(SLM_E_INVALID_ARG, "embedding cache: bad dim %zu", dim);
 }
 
 slm_status slm_embed_cache_get(slm_embed_cache *c, const uint8_t key[SLM_EMBED_KEY_BYTES],

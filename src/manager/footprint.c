@@ -5,15 +5,16 @@
  *             once the file is there. */
 #include "manager/internal.h"
 
-#include <stdio.h>
 #include <string.h>
 
 slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weights,
-                                const struct slm_footprint_params *p, struct slm_footprint *out) {
+                                uint64_t metadata, const struct slm_footprint_params *p,
+                                struct slm_footprint *out) {
     memset(out, 0, sizeof *out);
-    uint64_t ctx = p->n_ctx ? p->n_ctx : SLM_MIN(s->n_ctx_train, (uint64_t)SLM_DEFAULT_SERVE_CONTEXT);
-    uint64_t elem = p->kv_type == SLM_KV_F32 ? 4 : 2, slots = p->n_slots ? p->n_slots : 1;
+    uint64_t ctx =
+        p->n_ctx ? p->n_ctx : SLM_MIN(s->n_ctx_train, (uint64_t)SLM_DEFAULT_SERVE_CONTEXT);
     if (!ctx) ctx = SLM_DEFAULT_SERVE_CONTEXT;
+    uint64_t elem = p->kv_type == SLM_KV_F32 ? 4 : 2, slots = p->n_slots ? p->n_slots : 1;
     uint64_t kv = 0, scratch = 0, t;
     bool ok = true;
     if (!s->encoder_only) {
@@ -25,9 +26,14 @@ slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weigh
          slm__mul_u64(t, p->n_batch, &t) && slm__add_u64(t, s->n_vocab, &t) &&
          slm__mul_u64(t, 4, &scratch);
     uint64_t total;
-    ok = ok && slm__add_u64(weights, kv, &total) && slm__add_u64(total, scratch, &total);
+    ok = ok && slm__add_u64(weights, kv, &total) && slm__add_u64(total, scratch, &total) &&
+         slm__add_u64(total, metadata, &total);
     if (!ok) return slm__error(SLM_E_OVERFLOW, "footprint overflows 64 bits");
-    *out = (struct slm_footprint){
-        .weights = weights, .kv = kv, .scratch = scratch, .total = total, .n_ctx = (uint32_t)ctx};
+    *out = (struct slm_footprint){.weights = weights,
+                                  .kv = kv,
+                                  .scratch = scratch,
+                                  .metadata = metadata,
+                                  .total = total,
+                                  .n_ctx = (uint32_t)ctx};
     return SLM_OK;
 }

@@ -12,9 +12,11 @@ struct slm__model_shape {
     bool encoder_only; /* bert family: no KV cache kept between calls */
 };
 
-/* weights: bytes of the weights as they will be held in memory. */
+/* weights: bytes of the weights as they will be held in memory; metadata: bytes of the file's
+ * header and metadata (0 when there is no file yet). */
 slm_status slm__footprint_shape(const struct slm__model_shape *s, uint64_t weights,
-                                const struct slm_footprint_params *p, struct slm_footprint *out);
+                                uint64_t metadata, const struct slm_footprint_params *p,
+                                struct slm_footprint *out);
 /* Letters, digits, '.', '_', '-', ':'; 1..SLM_ID_MAX-1 bytes. */
 bool slm__id_valid(const char *id);
 /* Case-insensitive substring test. */

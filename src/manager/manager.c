@@ -17,11 +17,11 @@
 struct slm_load_ctl {
     slm_manager *mgr;
     struct mrec *rec;
-    int attempt;          /* attempts started so far */
-    uint64_t not_before;  /* the next attempt may not start earlier (backoff) */
+    int attempt;         /* attempts started so far */
+    uint64_t not_before; /* the next attempt may not start earlier (backoff) */
     uint64_t started_ns, first_start_ns;
-    bool running;         /* in the backend now */
-    bool abandoned;       /* cancelled or timed out: waiters were told, the result is dropped */
+    bool running;   /* in the backend now */
+    bool abandoned; /* cancelled or timed out: waiters were told, the result is dropped */
     atomic_bool cancelled;
     struct slm_load_ctl *next; /* loader queue link while waiting to (re)start */
 };
@@ -33,17 +33,16 @@ struct mrec {
     bool pinned, queued, victim;
     uint64_t queue_seq;
     uint64_t footprint; /* bytes to reserve for the next load */
+    uint64_t estimate;  /* the estimate behind it (backend's, else the catalog's) */
     uint64_t reserved;  /* bytes counted in the budget now */
     void *handle;
     int leases, waiters, queue_waiters;
-    /* Bumped whenever the queue count is settled (admission, cancellation): a waiter's count only
-     * stands for the epoch it was made in, so a waiter that wakes after the model was queued
-     * again does not take someone else's count away. */
-    uint64_t queue_epoch;
     uint64_t use_seq, last_use_ns, expire_ns;
     int64_t keep_alive_ns;
     uint64_t gen, fail_gen; /* episode numbers: the current one, the last that failed */
-    slm_status last_status;
+    slm_status fail_status; /* how episode fail_gen ended (told to its waiters) */
+    char fail_detail[256];
+    slm_status last_status; /* the latest error seen, retried ones included (for status) */
     char last_detail[256];
     bool last_permanent;
     uint64_t last_fail_ns, last_ok_ns;
@@ -67,9 +66,9 @@ struct slm_manager {
     pthread_cond_t load_cv; /* loader threads */
     struct mrec **recs;
     size_t n_recs, cap_recs;
-    uint64_t used;  /* sum of reserved */
-    int n_active;   /* records with reserved > 0 */
-    int queue_len;  /* requests waiting for memory */
+    uint64_t used; /* sum of reserved */
+    int n_active;  /* records with reserved > 0 */
+    int queue_len; /* requests waiting for memory */
     uint64_t seq, gen_counter, rng;
     struct slm_load_ctl *jobs_head; /* loader queue, FIFO */
     bool stopping;
@@ -83,10 +82,11 @@ struct slm_manager {
 
 /* ---- names and defaults ------------------------------------------------------------------- */
 
-static const char *const state_names[] = {
-    [SLM_MODEL_NOT_LOADED] = "not-loaded", [SLM_MODEL_DOWNLOADING] = "downloading",
-    [SLM_MODEL_LOADING] = "loading",       [SLM_MODEL_LOADED] = "loaded",
-    [SLM_MODEL_FAILED] = "failed"};
+static const char *const state_names[] = {[SLM_MODEL_NOT_LOADED] = "not-loaded",
+                                          [SLM_MODEL_DOWNLOADING] = "downloading",
+                                          [SLM_MODEL_LOADING] = "loading",
+                                          [SLM_MODEL_LOADED] = "loaded",
+                                          [SLM_MODEL_FAILED] = "failed"};
 static const char *const health_names[] = {[SLM_HEALTH_HEALTHY] = "healthy",
                                            [SLM_HEALTH_DEGRADED] = "degraded",
                                            [SLM_HEALTH_UNAVAILABLE] = "unavailable"};
@@ -141,7 +141,9 @@ struct slm_acquire_params slm_acquire_default_params(void) {
     return (struct slm_acquire_params){.keep_alive_ns = SLM_KEEP_ALIVE_DEFAULT, .deadline_ns = 0};
 }
 
-static uint64_t now_ns(const slm_manager *m) { return slm_clock_now(&m->p.clock); }
+static uint64_t now_ns(const slm_manager *m) {
+    return slm_clock_now(&m->p.clock);
+}
 
 /* ---- records and accounting (all with m->mu held) ----------------------------------------- */
 
@@ -172,7 +174,8 @@ static struct mrec *rec_get(slm_manager *m, const char *name) {
         m->recs = nr;
         m->cap_recs = cap;
     }
-    if (!(r = slm__calloc(1, sizeof *r))) return slm__error(SLM_E_NOMEM, "manager: out of memory"), NULL;
+    if (!(r = slm__calloc(1, sizeof *r)))
+        return slm__error(SLM_E_NOMEM, "manager: out of memory"), NULL;
     memcpy(r->id, e.id, sizeof r->id);
     r->entry = e;
     r->pinned = e.pinned;
@@ -257,7 +260,9 @@ static void unload_rec(slm_manager *m, struct mrec *r, enum unload_reason why) {
     if (why == UNLOAD_EVICT) r->stats.evictions++;
     if (why == UNLOAD_IDLE) r->stats.idle_unloads++;
     SLM_LOG_I("event=unload model=%s reason=%s", r->id,
-              why == UNLOAD_EVICT ? "evict" : why == UNLOAD_IDLE ? "idle" : "explicit");
+              why == UNLOAD_EVICT  ? "evict"
+              : why == UNLOAD_IDLE ? "idle"
+                                   : "explicit");
 }
 
 static void evict_victims(slm_manager *m) {
@@ -298,6 +303,8 @@ static void fail_episode(slm_manager *m, struct mrec *r, slm_status st, const ch
     set_last_error(r, st, detail);
     r->state = SLM_MODEL_FAILED;
     r->fail_gen = r->gen;
+    r->fail_status = st;
+    snprintf(r->fail_detail, sizeof r->fail_detail, "%s", detail);
     if (st != SLM_E_CANCELLED) {
         r->last_permanent = !slm_status_is_transient(st);
         r->last_fail_ns = now;
@@ -322,7 +329,6 @@ static bool admit_one(slm_manager *m, struct mrec *r) {
     r->queued = false;
     m->queue_len -= r->queue_waiters;
     r->queue_waiters = 0;
-    r->queue_epoch++;
     struct slm_load_ctl *j = slm__calloc(1, sizeof *j);
     if (!j) {
         fail_episode(m, r, SLM_E_NOMEM, "manager: out of memory", now_ns(m));
@@ -412,8 +418,10 @@ static void finish_attempt(slm_manager *m, struct slm_load_ctl *j, slm_status st
         if (want > r->reserved) {
             if (!plan_room(m, r, want - r->reserved, false)) {
                 char d[256];
-                snprintf(d, sizeof d, "model '%s' measured %llu bytes once loaded; that does not "
-                         "fit the memory budget", r->id, (unsigned long long)measured);
+                snprintf(d, sizeof d,
+                         "model '%s' measured %llu bytes once loaded; that does not "
+                         "fit the memory budget",
+                         r->id, (unsigned long long)measured);
                 m->be.unload(m->be.user, h);
                 r->stats.load_failures++;
                 fail_episode(m, r, SLM_E_INSUFFICIENT_MEMORY, d, now);
@@ -500,11 +508,11 @@ static void *loader_main(void *arg) {
 
 /* ---- backend side of a load --------------------------------------------------------------- */
 
-void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t done, uint64_t total) {
+void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t done,
+                           uint64_t total) {
     slm_manager *m = ctl->mgr;
     pthread_mutex_lock(&m->mu);
-    if (!ctl->abandoned &&
-        (stage == SLM_MODEL_DOWNLOADING || stage == SLM_MODEL_LOADING)) {
+    if (!ctl->abandoned && (stage == SLM_MODEL_DOWNLOADING || stage == SLM_MODEL_LOADING)) {
         ctl->rec->state = stage;
         ctl->rec->progress_done = done;
         ctl->rec->progress_total = total;
@@ -512,15 +520,18 @@ void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t do
     pthread_mutex_unlock(&m->mu);
 }
 
-bool slm_load_ctl_cancelled(const slm_load_ctl *ctl) { return atomic_load(&ctl->cancelled); }
+bool slm_load_ctl_cancelled(const slm_load_ctl *ctl) {
+    return atomic_load(&ctl->cancelled);
+}
 
-int slm_load_ctl_attempt(const slm_load_ctl *ctl) { return ctl->attempt; }
+int slm_load_ctl_attempt(const slm_load_ctl *ctl) {
+    return ctl->attempt;
+}
 
 bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns) {
     slm_manager *m = ctl->mgr;
     pthread_mutex_lock(&m->mu);
-    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns)
-        pthread_cond_wait(&m->cv, &m->mu);
+    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns) pthread_cond_wait(&m->cv, &m->mu);
     pthread_mutex_unlock(&m->mu);
     return !atomic_load(&ctl->cancelled);
 }
@@ -701,11 +712,9 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
     struct slm_catalog_entry e;
     slm_status st = slm_catalog_find(m->cat, id, &e);
     if (st != SLM_OK) return st;
-    uint64_t footprint = slm_catalog_entry_footprint(&e);
-    if (!e.footprint_measured && m->be.estimate) {
-        uint64_t est = 0;
-        if (m->be.estimate(m->be.user, &e, &est) == SLM_OK && est) footprint = est;
-    }
+    uint64_t estimate = e.footprint_estimate, est = 0;
+    if (m->be.estimate && m->be.estimate(m->be.user, &e, &est) == SLM_OK && est) estimate = est;
+    uint64_t footprint = e.footprint_measured ? e.footprint_measured : estimate;
 
     pthread_mutex_lock(&m->mu);
     uint64_t deadline = p->deadline_ns ? p->deadline_ns : now_ns(m) + m->p.default_wait_ns;
@@ -714,8 +723,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         return SLM_E_NOMEM;
     }
     r->waiters++;
-    uint64_t my_gen = 0, my_epoch = 0;
-    bool counted = false;
+    uint64_t my_gen = 0, counted_gen = 0;
+    bool counted = false; /* in queue_len, for episode counted_gen */
     for (;;) {
         if (r->state == SLM_MODEL_LOADED) {
             *out = lease_make(m, r, p->keep_alive_ns);
@@ -723,41 +732,42 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
             break;
         }
         if (my_gen && r->fail_gen == my_gen) {
-            st = slm__error(r->last_status, "%s", r->last_detail);
+            st = slm__error(r->fail_status, "%s", r->fail_detail);
             break;
         }
         if (!r->job && !r->queued) {
             r->entry = e;
-            r->entry.footprint_measured = e.footprint_measured;
+            r->estimate = estimate;
             if ((st = start_episode(m, r, footprint)) != SLM_OK) break;
             my_gen = r->gen;
             continue;
         }
         if (!(r->job && r->job->abandoned)) my_gen = r->gen;
-        /* admitted or cancelled since we were counted: that settled our count */
-        if (counted && (!r->queued || my_epoch != r->queue_epoch)) counted = false;
+        /* Admission or cancellation of the episode we were counted in uncounted us. */
+        if (counted && !(r->queued && r->gen == counted_gen)) counted = false;
         if (r->queued && !counted) {
             if (m->queue_len >= m->p.max_queue) {
-                st = slm__error(SLM_E_BUSY, "model '%s' waits for memory and the wait queue is "
-                                "full (%d requests)", r->id, m->p.max_queue);
+                st = slm__error(SLM_E_BUSY,
+                                "model '%s' waits for memory and the wait queue is "
+                                "full (%d requests)",
+                                r->id, m->p.max_queue);
                 break;
             }
             counted = true;
-            my_epoch = r->queue_epoch;
+            counted_gen = r->gen;
             r->queue_waiters++;
             m->queue_len++;
         }
         if (now_ns(m) >= deadline) {
             st = slm__error(SLM_E_BUSY, "model '%s' not ready by the deadline (%s)", r->id,
-                            r->queued ? "waiting for memory: every resident model is leased or "
-                                        "pinned"
+                            r->queued ? "waiting for memory: no resident model can be evicted"
                                       : "still loading");
             break;
         }
         pthread_cond_wait(&m->cv, &m->mu);
     }
     r->waiters--;
-    if (counted && r->queued && my_epoch == r->queue_epoch) {
+    if (counted && r->queued && r->gen == counted_gen) {
         r->queue_waiters--;
         m->queue_len--;
     }
@@ -779,7 +789,8 @@ void slm_manager_release(slm_manager *m, slm_lease *l) {
     uint64_t now = now_ns(m);
     r->last_use_ns = now;
     r->use_seq = ++m->seq;
-    int64_t ka = l->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT ? l->keep_alive_ns : model_keep_alive(m, r);
+    int64_t ka =
+        l->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT ? l->keep_alive_ns : model_keep_alive(m, r);
     r->keep_alive_ns = ka;
     r->expire_ns = ka < 0 ? UINT64_MAX : now + (uint64_t)ka;
     if (r->leases == 0 && !r->pinned && ka == 0) unload_rec(m, r, UNLOAD_IDLE);
@@ -788,8 +799,12 @@ void slm_manager_release(slm_manager *m, slm_lease *l) {
     slm__free(l);
 }
 
-void *slm_lease_handle(const slm_lease *l) { return l->handle; }
-const char *slm_lease_model(const slm_lease *l) { return l->rec->id; }
+void *slm_lease_handle(const slm_lease *l) {
+    return l->handle;
+}
+const char *slm_lease_model(const slm_lease *l) {
+    return l->rec->id;
+}
 
 /* ---- admin -------------------------------------------------------------------------------- */
 
@@ -803,7 +818,6 @@ static bool cancel_locked(slm_manager *m, struct mrec *r) {
         r->queued = false;
         m->queue_len -= r->queue_waiters;
         r->queue_waiters = 0;
-        r->queue_epoch++;
         fail_episode(m, r, SLM_E_CANCELLED, "load cancelled while waiting for memory", now_ns(m));
         return true;
     }
@@ -814,9 +828,12 @@ slm_status slm_manager_cancel(slm_manager *m, const char *id) {
     pthread_mutex_lock(&m->mu);
     struct mrec *r = rec_get(m, id);
     slm_status st = SLM_E_NOT_FOUND;
-    if (r) st = cancel_locked(m, r) ? SLM_OK
-                                    : slm__error(SLM_E_INVALID_ARG, "model '%s' has no load in "
-                                                 "flight", id);
+    if (r)
+        st = cancel_locked(m, r) ? SLM_OK
+                                 : slm__error(SLM_E_INVALID_ARG,
+                                              "model '%s' has no load in "
+                                              "flight",
+                                              id);
     admit_queue(m);
     pthread_mutex_unlock(&m->mu);
     return st;
@@ -873,13 +890,15 @@ void slm_manager_record_cache(slm_manager *m, const char *id, uint64_t hits, uin
 
 static slm_model_health health_of(const slm_manager *m, const struct mrec *r, uint64_t now) {
     struct stat sb;
-    if (r->entry.local_path[0] && stat(r->entry.local_path, &sb) != 0) return SLM_HEALTH_UNAVAILABLE;
+    if (r->entry.local_path[0] && stat(r->entry.local_path, &sb) != 0)
+        return SLM_HEALTH_UNAVAILABLE;
     bool failed_since_ok = r->last_fail_ns && r->last_fail_ns >= r->last_ok_ns;
     if (r->state == SLM_MODEL_FAILED && failed_since_ok && r->last_permanent)
         return SLM_HEALTH_UNAVAILABLE;
     if (r->job && r->job->attempt > 0 && !r->job->running && !r->job->abandoned)
         return SLM_HEALTH_DEGRADED; /* in backoff */
-    if (r->last_fail_ns && now - r->last_fail_ns < m->p.health_window_ns) return SLM_HEALTH_DEGRADED;
+    if (r->last_fail_ns && now - r->last_fail_ns < m->p.health_window_ns)
+        return SLM_HEALTH_DEGRADED;
     return SLM_HEALTH_HEALTHY;
 }
 
@@ -899,7 +918,7 @@ static void fill_status(const slm_manager *m, const struct mrec *r, uint64_t now
     }
     o->progress_done = r->progress_done;
     o->progress_total = r->progress_total;
-    o->footprint_estimate = r->footprint ? r->footprint : r->entry.footprint_estimate;
+    o->footprint_estimate = r->estimate ? r->estimate : r->entry.footprint_estimate;
     o->footprint_measured = r->entry.footprint_measured;
     o->resident_bytes = r->reserved;
     o->last_use_ns = r->last_use_ns;
@@ -909,7 +928,8 @@ static void fill_status(const slm_manager *m, const struct mrec *r, uint64_t now
     o->last_error = r->last_status;
     memcpy(o->last_error_detail, r->last_detail, sizeof o->last_error_detail);
     o->stats = r->stats;
-    o->tokens_per_s = r->stats.busy_ns ? (double)r->stats.tokens_out * 1e9 / (double)r->stats.busy_ns : 0;
+    o->tokens_per_s =
+        r->stats.busy_ns ? (double)r->stats.tokens_out * 1e9 / (double)r->stats.busy_ns : 0;
 }
 
 slm_status slm_manager_models(slm_manager *m, struct slm_model_status *out, size_t cap, size_t *n) {
@@ -941,8 +961,10 @@ void slm_manager_status(slm_manager *m, struct slm_manager_status *o) {
     o->max_queue = m->p.max_queue;
     for (size_t i = 0; i < m->n_recs; i++) {
         const struct mrec *r = m->recs[i];
-        if (r->state == SLM_MODEL_LOADED) o->models_resident++;
-        else if (r->reserved) o->models_loading++;
+        if (r->state == SLM_MODEL_LOADED)
+            o->models_resident++;
+        else if (r->reserved)
+            o->models_loading++;
         o->cache_hits += r->stats.cache_hits;
         o->cache_misses += r->stats.cache_misses;
     }

@@ -19,10 +19,10 @@ static bool word_start(const char *s, const char *p) {
 }
 
 static size_t count_cues(const char *s) {
-    static const char *const cues[] = {"explain", "why",       "how do",       "analyze",
-                                       "analyse", "compare",   "prove",        "derive",
-                                       "step by step", "evaluate", "reason",   "design",
-                                       "implement", "optimize", "optimise"};
+    static const char *const cues[] = {"explain",      "why",      "how do",  "analyze",
+                                       "analyse",      "compare",  "prove",   "derive",
+                                       "step by step", "evaluate", "reason",  "design",
+                                       "implement",    "optimize", "optimise"};
     size_t n = 0;
     for (size_t i = 0; i < SLM_ARRAY_LEN(cues); i++) {
         size_t len = strlen(cues[i]);
@@ -74,7 +74,7 @@ static slm_complexity estimate(const char *prompt, struct complexity_detail *d) 
     d->math = has_math(prompt);
     d->points = (d->words > 40) + 2 * (d->words > 200) + (int)SLM_MIN(d->cues, (size_t)2) +
                 2 * d->code + d->math + (d->questions >= 2);
-    return d->points == 0 ? SLM_COMPLEXITY_LOW
+    return d->points == 0   ? SLM_COMPLEXITY_LOW
            : d->points <= 2 ? SLM_COMPLEXITY_MEDIUM
                             : SLM_COMPLEXITY_HIGH;
 }
@@ -100,8 +100,12 @@ static bool ranks_before(const struct cand *a, const struct cand *b) {
 }
 
 static void human(uint64_t b, char *buf, size_t cap) {
-    if (b >= SLM_GIB) snprintf(buf, cap, "%.2f GiB", (double)b / (double)SLM_GIB);
-    else snprintf(buf, cap, "%.1f MiB", (double)b / (double)SLM_MIB);
+    if (b >= SLM_GIB)
+        snprintf(buf, cap, "%.2f GiB", (double)b / (double)SLM_GIB);
+    else if (b >= SLM_MIB)
+        snprintf(buf, cap, "%.1f MiB", (double)b / (double)SLM_MIB);
+    else
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)b);
 }
 
 slm_status slm_select(const slm_catalog *c, slm_manager *m, const struct slm_select_request *req,
@@ -132,14 +136,16 @@ slm_status slm_select(const slm_catalog *c, slm_manager *m, const struct slm_sel
     uint64_t smallest = UINT64_MAX;
     for (size_t i = 0; i < n; i++) {
         struct cand k;
-        if (slm_catalog_get(c, i, &k.e) != SLM_OK || !(k.e.capabilities & req->capability)) continue;
+        if (slm_catalog_get(c, i, &k.e) != SLM_OK || !(k.e.capabilities & req->capability))
+            continue;
         n_cap++;
         k.resident = m && slm__manager_resident(m, k.e.id);
         uint64_t fp = slm_catalog_entry_footprint(&k.e);
         smallest = SLM_MIN(smallest, fp);
         if (!k.resident && fp > limit) continue;
         k.distance = abs((int)k.e.tier - (int)want);
-        /* Insertion into the sorted top list (catalogs are small; this keeps it allocation-free). */
+        /* Insertion into the sorted top list (catalogs are small; this keeps it allocation-free).
+         */
         size_t pos = SLM_MIN(n_fit, SLM_ARRAY_LEN(best));
         while (pos > 0 && ranks_before(&k, &best[pos - 1])) pos--;
         if (pos < SLM_ARRAY_LEN(best)) {
@@ -170,9 +176,11 @@ slm_status slm_select(const slm_catalog *c, slm_manager *m, const struct slm_sel
         snprintf(out->fallbacks[out->n_fallbacks++], SLM_ID_MAX, "%s", best[i].e.id);
     human(slm_catalog_entry_footprint(&w->e), need, sizeof need);
     char match[64];
-    if (w->distance == 0) snprintf(match, sizeof match, "exact complexity match");
-    else snprintf(match, sizeof match, "nearest complexity (%s; no fitting %s model)",
-                  slm_complexity_name(w->e.tier), slm_complexity_name(want));
+    if (w->distance == 0)
+        snprintf(match, sizeof match, "exact complexity match");
+    else
+        snprintf(match, sizeof match, "nearest complexity (%s; no fitting %s model)",
+                 slm_complexity_name(w->e.tier), slm_complexity_name(want));
     snprintf(out->reason, sizeof out->reason,
              "%s task of %s complexity (%s); %s: %s, %s, %.1fM parameters, needs %s (%s free or "
              "freeable); %zu fallback%s",

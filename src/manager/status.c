@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add_u64(cJSON *o, const char *k, uint64_t v) { cJSON_AddNumberToObject(o, k, (double)v); }
+static void add_u64(cJSON *o, const char *k, uint64_t v) {
+    cJSON_AddNumberToObject(o, k, (double)v);
+}
 
 static cJSON *model_json(const struct slm_model_status *s) {
     cJSON *o = cJSON_CreateObject();
@@ -25,11 +27,15 @@ static cJSON *model_json(const struct slm_model_status *s) {
     }
     cJSON *fp = cJSON_AddObjectToObject(o, "footprint");
     add_u64(fp, "estimated", s->footprint_estimate);
-    if (s->footprint_measured) add_u64(fp, "measured", s->footprint_measured);
-    else cJSON_AddNullToObject(fp, "measured");
+    if (s->footprint_measured)
+        add_u64(fp, "measured", s->footprint_measured);
+    else
+        cJSON_AddNullToObject(fp, "measured");
     add_u64(o, "resident_bytes", s->resident_bytes);
-    if (s->last_use_ns) add_u64(o, "last_use_ns", s->last_use_ns);
-    else cJSON_AddNullToObject(o, "last_use_ns");
+    if (s->last_use_ns)
+        add_u64(o, "last_use_ns", s->last_use_ns);
+    else
+        cJSON_AddNullToObject(o, "last_use_ns");
     add_u64(o, "idle_ns", s->idle_ns);
     cJSON_AddNumberToObject(o, "keep_alive_ns", (double)s->keep_alive_ns);
     if (s->last_error != SLM_OK) {

@@ -12,7 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-static uint64_t fake_now(void *ctx) { return fake_clock_now(ctx); }
+static uint64_t fake_now(void *ctx) {
+    return fake_clock_now(ctx);
+}
 
 slm_clock fake_clock_as_clock(struct fake_clock *c) {
     return (slm_clock){.now_ns = fake_now, .ctx = c};
@@ -24,7 +26,9 @@ void fake_backend_init(struct fake_backend *b, struct fake_clock *clock) {
     b->clock = clock;
 }
 
-void fake_backend_destroy(struct fake_backend *b) { pthread_mutex_destroy(&b->mu); }
+void fake_backend_destroy(struct fake_backend *b) {
+    pthread_mutex_destroy(&b->mu);
+}
 
 int fake_backend_add(struct fake_backend *b, const struct fake_model *m) {
     assert_true(b->n_models < FAKE_MAX_MODELS);
@@ -59,20 +63,30 @@ static slm_status fake_load(void *user, const struct slm_catalog_entry *e, slm_l
     atomic_fetch_add(&b->loads_total, 1);
     int now_in = atomic_fetch_add(&b->in_flight, 1) + 1;
     int seen = atomic_load(&b->max_in_flight);
-    while (now_in > seen && !atomic_compare_exchange_weak(&b->max_in_flight, &seen, now_in)) {}
+    while (now_in > seen && !atomic_compare_exchange_weak(&b->max_in_flight, &seen, now_in)) {
+    }
+    bool ok = true;
+    if (fm->download) {
+        slm_load_ctl_progress(ctl, SLM_MODEL_DOWNLOADING, 0, 1000);
+        ok = slm_load_ctl_sleep_until(ctl, start + fm->load_ns / 2);
+        slm_load_ctl_progress(ctl, SLM_MODEL_DOWNLOADING, 1000, 1000);
+    }
     slm_load_ctl_progress(ctl, SLM_MODEL_LOADING, 0, 100);
-    bool ok = slm_load_ctl_sleep_until(ctl, start + fm->load_ns);
+    ok = ok && slm_load_ctl_sleep_until(ctl, start + fm->load_ns);
     while (!ok && fm->ignore_cancel && fake_clock_now(b->clock) < start + fm->load_ns) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
     slm_status st = SLM_OK;
     int k = slm_load_ctl_attempt(ctl);
-    if (!ok && !fm->ignore_cancel) st = slm__error(SLM_E_CANCELLED, "fake: cancelled");
-    else if (k - 1 < fm->n_script) st = fm->script[k - 1];
+    if (!ok && !fm->ignore_cancel)
+        st = slm__error(SLM_E_CANCELLED, "fake: cancelled");
+    else if (k - 1 < fm->n_script)
+        st = fm->script[k - 1];
     if (st != SLM_OK) {
         atomic_fetch_sub(&b->in_flight, 1);
-        return slm__error(st, "fake: attempt %d of %s fails with %s", k, e->id, slm_status_name(st));
+        return slm__error(st, "fake: attempt %d of %s fails with %s", k, e->id,
+                          slm_status_name(st));
     }
     struct fake_handle *h = malloc(sizeof *h);
     assert_non_null(h);

@@ -13,20 +13,25 @@ struct fake_clock {
     atomic_uint_fast64_t now;
 };
 slm_clock fake_clock_as_clock(struct fake_clock *c);
-static inline void fake_clock_advance(struct fake_clock *c, uint64_t ns) { atomic_fetch_add(&c->now, ns); }
-static inline uint64_t fake_clock_now(struct fake_clock *c) { return atomic_load(&c->now); }
+static inline void fake_clock_advance(struct fake_clock *c, uint64_t ns) {
+    atomic_fetch_add(&c->now, ns);
+}
+static inline uint64_t fake_clock_now(struct fake_clock *c) {
+    return atomic_load(&c->now);
+}
 
 #define FAKE_MAX_MODELS 16
 #define FAKE_SCRIPT_MAX 8
 
 struct fake_model {
     char id[SLM_ID_MAX];
-    uint64_t load_ns;    /* simulated load time on the fake clock */
-    uint64_t measured;   /* measured bytes reported (0 = unknown) */
-    uint64_t estimate;   /* what estimate() says (0 = not provided: the catalog's figure) */
+    uint64_t load_ns;  /* simulated load time on the fake clock */
+    uint64_t measured; /* measured bytes reported (0 = unknown) */
+    uint64_t estimate; /* what estimate() says (0 = not provided: the catalog's figure) */
     slm_status script[FAKE_SCRIPT_MAX]; /* outcome of attempt k (1-based k-1); OK past the end */
     int n_script;
-    bool ignore_cancel;  /* keeps "loading" until load_ns even when cancelled */
+    bool ignore_cancel; /* keeps "loading" until load_ns even when cancelled */
+    bool download;      /* spends the first half of load_ns "downloading" */
 };
 
 /* What a lease holder sees: users counts holders; unloading a handle with users > 0 is the bug

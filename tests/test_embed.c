@@ -364,6 +364,13 @@ static void bad_input(void **state) {
     TU_ASSERT_OK(slm_embedder_create(f.model, NULL, &p, &e2));
     assert_int_equal(slm_embed(e2, texts, 1, v, NULL), SLM_E_INVALID_ARG);
     slm_embedder_free(e2);
+    /* the footprint estimate counts the buffers of an embedder with default parameters */
+    TU_ASSERT_OK(slm_embedder_create(f.model, f.tok, NULL, &e2));
+    struct slm_footprint fp;
+    TU_ASSERT_OK(slm_model_footprint(slm_model_get_gguf(f.model), NULL, &fp));
+    assert_true(fp.scratch > 0 && fp.scratch <= slm_embedder_bytes(e2));
+    assert_true(slm_embedder_bytes(e2) - fp.scratch < 16384); /* the packed ids and offsets */
+    slm_embedder_free(e2);
     slm_embed_pooling pool;
     TU_ASSERT_OK(slm_embed_pooling_from_name("cls", &pool));
     assert_int_equal(pool, SLM_EMBED_POOLING_CLS);

@@ -201,7 +201,8 @@ struct slm_embed_params {
     uint32_t max_tokens;       /* per input, [CLS] and [SEP] included; 0 = the model's context
                                 * length. Longer inputs keep their first max_tokens - 1 tokens
                                 * and their last one (the closing [SEP]) and are flagged. */
-    uint32_t n_batch;          /* tokens per forward pass; default 4096, raised to max_tokens */
+    uint32_t n_batch;          /* tokens per forward pass (buffers scale with it: ~15 KiB per
+                                * token for MiniLM); default 512, raised to max_tokens */
     slm_embed_pooling pooling; /* default SLM_EMBED_POOLING_MODEL */
     bool normalize;            /* L2-normalise each vector; default true */
     slm_gelu gelu;             /* default SLM_GELU_ERF */

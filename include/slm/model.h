@@ -88,7 +88,8 @@ struct slm_footprint_params slm_footprint_default_params(void);
 struct slm_footprint {
     uint64_t weights; /* bytes of all tensors as held in memory (stored, or at load_type) */
     uint64_t kv;      /* n_ctx x n_layer x n_head_kv x head_dim x 2 x elem x n_slots (0 for bert) */
-    uint64_t scratch; /* activation buffers of the sessions (decoders), n_slots of them */
+    uint64_t scratch; /* activation buffers of the sessions (decoders) or embedders (encoders,
+                       * n_batch tokens per pass), n_slots of them */
     uint64_t metadata; /* the file's index and the tokenizer's tables (built from the header
                         * metadata and measured) */
     uint64_t total;   /* weights + kv + scratch + metadata */

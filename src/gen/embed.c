@@ -46,7 +46,7 @@ slm_status slm_embed_pooling_from_name(const char *name, slm_embed_pooling *out)
 }
 
 struct slm_embed_params slm_embed_default_params(void) {
-    return (struct slm_embed_params){.max_tokens = 0, .n_batch = 4096,
+    return (struct slm_embed_params){.max_tokens = 0, .n_batch = 512,
                                      .pooling = SLM_EMBED_POOLING_MODEL, .normalize = true,
                                      .gelu = SLM_GELU_ERF, .n_threads = 0, .pool = NULL};
 }
@@ -104,7 +104,7 @@ slm_status slm_embedder_create(const slm_model *m, const slm_tokenizer *t,
         slm_embedder_free(e);
         return st;
     }
-    e->bytes = slm__enc_bytes(m, p.n_batch, p.max_tokens, nth) +
+    e->bytes = slm__enc_bytes(h, m->gguf, p.n_batch, p.max_tokens, nth) +
                p.n_batch * sizeof *e->ids + (p.n_batch + 1) * sizeof *e->offsets;
     *out = e;
     return SLM_OK;

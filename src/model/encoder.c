@@ -12,13 +12,16 @@
 
 /* ---- activation buffers ---- */
 
-static size_t mm_scratch_bytes(const slm_model *m, int64_t n_tokens) {
+/* Scratch of slm__matmul for the layer matrices that take that path (from the header alone, so
+ * the footprint estimate and the allocation agree). */
+static size_t mm_scratch_bytes(const struct slm_model_hparams *h, const slm_gguf *g,
+                               int64_t n_tokens) {
     size_t max = 0;
-    for (uint32_t l = 0; l < m->h.n_layer; l++) {
+    for (uint32_t l = 0; l < h->n_layer; l++) {
         for (int r = SLM_ROLE_FIRST_LAYER; r < SLM_ROLE_COUNT; r++) {
-            const struct slm__bound *b = &m->layers[l][r];
-            if (!b->w.data || b->vec) continue;
-            size_t s = slm__matmul_scratch_size(b->w.type, b->w.cols, n_tokens);
+            const struct slm_gguf_tensor *t = slm__model_tensor(g, (slm_role)r, l);
+            if (!t || t->n_dims < 2) continue;
+            size_t s = slm__matmul_scratch_size(t->type, t->ne[0], n_tokens);
             max = s > max ? s : max;
         }
     }
@@ -26,35 +29,35 @@ static size_t mm_scratch_bytes(const slm_model *m, int64_t n_tokens) {
 }
 
 /* Floats of attention scratch per thread: a head's transposed values and a block of scores. */
-static int64_t attn_floats(const slm_model *m, int64_t max_seq) {
-    return ((int64_t)m->h.head_dim + ATTN_QBLOCK) * max_seq;
+static int64_t attn_floats(const struct slm_model_hparams *h, int64_t max_seq) {
+    return ((int64_t)h->head_dim + ATTN_QBLOCK) * max_seq;
 }
 
 /* Each buffer is rounded up to 64 bytes, as the allocator aligns them. */
 static uint64_t rounded(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
 
-uint64_t slm__enc_bytes(const slm_model *m, int64_t n_tokens, int64_t max_seq, int nth) {
-    const struct slm_model_hparams *h = &m->h;
+uint64_t slm__enc_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_tokens,
+                        int64_t max_seq, int nth) {
     const uint64_t n = (uint64_t)n_tokens, E = h->n_embd, Q = (uint64_t)h->n_head * h->head_dim;
     return 2 * rounded(n * E * 4) + 4 * rounded(n * Q * 4) + rounded(n * h->n_ff * 4) +
-           rounded((uint64_t)nth * (uint64_t)attn_floats(m, max_seq) * 4) + rounded(n * 4) +
-           rounded(mm_scratch_bytes(m, n_tokens));
+           rounded((uint64_t)nth * (uint64_t)attn_floats(h, max_seq) * 4) + rounded(n * 4) +
+           rounded(mm_scratch_bytes(h, g, n_tokens));
 }
 
 slm_status slm__enc_init(struct slm__enc *e, const slm_model *m, int64_t n_tokens, int64_t max_seq,
                          int nth) {
     const struct slm_model_hparams *h = &m->h;
     *e = (struct slm__enc){.n_tokens = n_tokens, .max_seq = max_seq,
-                           .attn_floats = attn_floats(m, max_seq), .nth = nth};
+                           .attn_floats = attn_floats(h, max_seq), .nth = nth};
     const int64_t E = h->n_embd, Q = (int64_t)h->n_head * h->head_dim;
     float **bufs[] = {&e->x, &e->xb, &e->q, &e->k, &e->v, &e->att, &e->ff, &e->attn_scratch};
     int64_t lens[] = {n_tokens * E, n_tokens * E, n_tokens * Q, n_tokens * Q,
                       n_tokens * Q, n_tokens * Q, n_tokens * h->n_ff,
-                      (int64_t)nth * attn_floats(m, max_seq)};
+                      (int64_t)nth * attn_floats(h, max_seq)};
     for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++)
         if (!(*bufs[i] = slm__aligned_alloc((size_t)lens[i] * sizeof(float)))) goto oom;
     if (!(e->seq_of = slm__aligned_alloc((size_t)n_tokens * sizeof(int32_t)))) goto oom;
-    e->mm_scratch_bytes = mm_scratch_bytes(m, n_tokens);
+    e->mm_scratch_bytes = mm_scratch_bytes(h, m->gguf, n_tokens);
     if (e->mm_scratch_bytes && !(e->mm_scratch = slm__aligned_alloc(e->mm_scratch_bytes))) goto oom;
     return SLM_OK;
 oom:

@@ -22,8 +22,9 @@ struct slm__enc {
     int nth;
 };
 
-/* Bytes slm__enc_init allocates for these sizes. */
-uint64_t slm__enc_bytes(const slm_model *m, int64_t n_tokens, int64_t max_seq, int nth);
+/* Bytes slm__enc_init allocates for these sizes, from the header alone (the footprint uses it). */
+uint64_t slm__enc_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_tokens,
+                        int64_t max_seq, int nth);
 /* SLM_E_NOMEM when a buffer cannot be allocated (nothing is left allocated then). */
 slm_status slm__enc_init(struct slm__enc *e, const slm_model *m, int64_t n_tokens, int64_t max_seq,
                          int nth);

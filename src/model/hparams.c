@@ -1,5 +1,6 @@
 /* Hyper-parameters from GGUF metadata, validated against the architecture table and the tensors
  * actually present, and the memory footprint computed from the header alone. */
+#include "model/encoder.h"
 #include "model/internal.h"
 #include "slm/convert.h"
 #include "slm/tokenizer.h"
@@ -217,6 +218,8 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         out->kv = (uint64_t)p.n_ctx * h.n_layer * h.n_head_kv * h.head_dim * 2 * elem * p.n_slots;
         out->scratch =
             slm__fwd_bytes(&h, g, p.load_type, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
+    } else { /* an embedder's buffers: n_batch tokens per pass, inputs up to n_ctx tokens */
+        out->scratch = slm__enc_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads) * p.n_slots;
     }
     /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
      * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */

@@ -1,0 +1,189 @@
+/* slm's embeddings against sentence-transformers (the Python package, as an oracle) on 600 varied
+ * sentences cut from the golden texts, the spec and this repository's docs and headers: every
+ * sentence's cosine must reach 0.9999 for F16 weights and 0.999 for Q8_0. The synthetic BERT
+ * models of ../shared are exported with tools/gguf2hf (weights dequantized to F32) so torch runs
+ * exactly the weights slm runs, with the MiniLM tokenizer (the same uncased WordPiece vocabulary).
+ * Token ids are compared with the Hugging Face tokenizer's; where they differ the vectors are
+ * compared by feeding its ids, and the differences are reported. Skipped visibly without
+ * python3 + sentence-transformers (tests/requirements.txt) or ../shared. */
+#include "testutil.h"
+
+#include "slm.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *tmpdir;
+
+static int setup(void **state) {
+    (void)state;
+    tmpdir = tu_mkdtemp();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    tu_rmtree(tmpdir);
+    free(tmpdir);
+    return 0;
+}
+
+static double cosine(const float *a, cJSON *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        double y = cJSON_GetArrayItem(b, i)->valuedouble;
+        ab += a[i] * y;
+        aa += (double)a[i] * a[i];
+        bb += y * y;
+    }
+    return ab / sqrt(aa * bb);
+}
+
+/* Runs the oracle over the model folder; NULL (test skipped) when it cannot run. */
+static cJSON *oracle(const char *hf_dir, const char *out_name) {
+    const char *src = getenv("SLM_SOURCE_DIR");
+    char *sents = tu_require_shared("golden/embeddings/synth-bert-f16.json");
+    char *spec = tu_require_shared("SPEC.md");
+    char *readme = tu_require_shared("golden/README.md");
+    char out[4200];
+    snprintf(out, sizeof out, "%s/%s", tmpdir, out_name);
+    /* the golden texts (some span lines or run past 512 tokens) one per line first */
+    char texts[4200];
+    snprintf(texts, sizeof texts, "%s/golden-texts.lines", tmpdir);
+    cJSON *g = tu_read_json(sents);
+    FILE *f = fopen(texts, "w");
+    cJSON *s;
+    cJSON_ArrayForEach(s, cJSON_GetObjectItem(g, "sentences")) {
+        const char *t = cJSON_GetObjectItem(s, "text")->valuestring;
+        if (!strpbrk(t, "\r\n")) fprintf(f, "%s\n", t);
+    }
+    fclose(f);
+    cJSON_Delete(g);
+    char *log = NULL;
+    int rc = tu_run(&log, "cd '%s' && python3 tests/support/st_embed.py --model '%s' --out '%s' "
+                          "--max 600 '%s' '%s' '%s' README.md docs/HACKING.md include/slm/*.h 2>&1",
+                    src ? src : ".", hf_dir, out, texts, spec, readme);
+    free(sents);
+    free(spec);
+    free(readme);
+    if (rc == 77 || rc == 127) {
+        printf("skipped: sentence-transformers is not available (pip install -r "
+               "tests/requirements.txt)\n");
+        free(log);
+        skip();
+    }
+    if (rc != 0) fail_msg("st_embed.py failed (%d): %s", rc, log);
+    free(log);
+    return tu_read_json(out);
+}
+
+static void compare(const char *gguf_rel, double min_cos) {
+    char *gguf = tu_require_shared(gguf_rel);
+    char *tok_dir = tu_require_shared("models/all-MiniLM-L6-v2");
+    char *gguf2hf = tu_build_path("gguf2hf");
+    char hf[4200], *log = NULL;
+    snprintf(hf, sizeof hf, "%s/hf-%s", tmpdir, strrchr(gguf_rel, '/') + 1);
+    int rc = tu_run(&log, "'%s' '%s' '%s' 2>&1 && cd '%s' && cp tokenizer.json vocab.txt "
+                          "tokenizer_config.json special_tokens_map.json '%s/'",
+                    gguf2hf, gguf, hf, tok_dir, hf);
+    if (rc != 0) fail_msg("exporting %s: %s", gguf, log);
+    free(log);
+    cJSON *ref = oracle(hf, "oracle.json");
+    cJSON *texts = cJSON_GetObjectItem(ref, "texts"), *ids = cJSON_GetObjectItem(ref, "ids");
+    cJSON *embs = cJSON_GetObjectItem(ref, "embeddings");
+    const int n = cJSON_GetArraySize(texts);
+    assert_true(n >= 500);
+
+    slm_model *m = NULL;
+    slm_tokenizer *tok = NULL;
+    slm_embedder *e = NULL;
+    struct slm_embed_params p = slm_embed_default_params();
+    p.n_threads = 2;
+    TU_ASSERT_OK(slm_model_load(gguf, NULL, &m));
+    TU_ASSERT_OK(slm_tokenizer_from_gguf(slm_model_get_gguf(m), &tok));
+    TU_ASSERT_OK(slm_embedder_create(m, tok, &p, &e));
+    const int dim = (int)slm_embedder_dim(e);
+    const char **tv = malloc((size_t)n * sizeof *tv);
+    const int32_t **iv = malloc((size_t)n * sizeof *iv);
+    size_t *nv = malloc((size_t)n * sizeof *nv);
+    for (int i = 0; i < n; i++) {
+        tv[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+        cJSON *a = cJSON_GetArrayItem(ids, i);
+        nv[i] = (size_t)cJSON_GetArraySize(a);
+        int32_t *v = malloc(nv[i] * sizeof *v);
+        for (size_t k = 0; k < nv[i]; k++) v[k] = cJSON_GetArrayItem(a, (int)k)->valueint;
+        iv[i] = v;
+    }
+    float *by_text = malloc((size_t)n * dim * sizeof(float));
+    float *by_ids = malloc((size_t)n * dim * sizeof(float));
+    TU_ASSERT_OK(slm_embed(e, tv, (size_t)n, by_text, NULL));
+    TU_ASSERT_OK(slm_embed_tokens(e, iv, nv, (size_t)n, by_ids, NULL));
+    double min_t = 1, sum_t = 0, min_i = 1, sum_i = 0;
+    int differ = 0, n_t = 0, worst = 0;
+    size_t max_tokens = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *want = cJSON_GetArrayItem(embs, i);
+        double ci = cosine(by_ids + (size_t)i * dim, want, dim);
+        if (ci < min_i) worst = i;
+        min_i = fmin(min_i, ci);
+        sum_i += ci;
+        max_tokens = nv[i] > max_tokens ? nv[i] : max_tokens;
+        int32_t *ours = NULL;
+        size_t n_ours = 0;
+        TU_ASSERT_OK(slm_tokenize(tok, tv[i], strlen(tv[i]), SLM_TOKENIZE_ADD_SPECIAL, &ours,
+                                  &n_ours));
+        bool same = n_ours == nv[i] && !memcmp(ours, iv[i], n_ours * sizeof *ours);
+        bool same_truncated = n_ours > 512 && nv[i] == 512 &&
+                              !memcmp(ours, iv[i], 511 * sizeof *ours) &&
+                              ours[n_ours - 1] == iv[i][511];
+        slm_free(ours);
+        if (same || same_truncated) {
+            double ct = cosine(by_text + (size_t)i * dim, want, dim);
+            min_t = fmin(min_t, ct);
+            sum_t += ct;
+            n_t++;
+        } else {
+            differ++;
+            printf("ids differ from the Hugging Face tokenizer on sentence %d: \"%.60s\"\n", i,
+                   tv[i]);
+        }
+    }
+    printf("%s vs sentence-transformers: %d sentences (up to %zu tokens); by their ids min cosine "
+           "%.7f mean %.7f (worst: sentence %d); by text %d sentences min %.7f mean %.7f; %d "
+           "tokenizer differences\n", gguf_rel, n, max_tokens, min_i, sum_i / n, worst, n_t, min_t,
+           n_t ? sum_t / n_t : 0, differ);
+    assert_true(min_i >= min_cos);
+    assert_true(n_t == 0 || min_t >= min_cos);
+    for (int i = 0; i < n; i++) free((void *)iv[i]);
+    free(iv);
+    free(nv);
+    free(tv);
+    free(by_text);
+    free(by_ids);
+    slm_embedder_free(e);
+    slm_tokenizer_free(tok);
+    slm_model_free(m);
+    cJSON_Delete(ref);
+    free(gguf);
+    free(tok_dir);
+    free(gguf2hf);
+}
+
+static void synth_f16(void **state) {
+    (void)state;
+    compare("models/synth-bert/synth-bert-f16.gguf", 0.9999);
+}
+
+static void synth_q8_0(void **state) {
+    (void)state;
+    compare("models/synth-bert/synth-bert-q8_0.gguf", 0.999);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(synth_f16),
+        cmocka_unit_test(synth_q8_0),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

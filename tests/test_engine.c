@@ -101,6 +101,21 @@ static void measured_footprints(void **state) {
     slm_catalog_free(c);
 }
 
+/* The budget that fits the two largest fixtures at once (as estimated by the backend), with 2%
+ * room for the measured values' small excess over their estimates. */
+static uint64_t budget_for_two(const slm_catalog *c, const struct slm_backend *b) {
+    uint64_t est[N_FIXTURES], top2 = 0;
+    for (size_t i = 0; i < N_FIXTURES; i++) {
+        struct slm_catalog_entry e;
+        TU_ASSERT_OK(slm_catalog_find(c, fixtures[i].id, &e));
+        TU_ASSERT_OK(b->estimate(b->user, &e, &est[i]));
+    }
+    for (size_t i = 0; i < N_FIXTURES; i++)
+        for (size_t k = i + 1; k < N_FIXTURES; k++)
+            if (est[i] + est[k] > top2) top2 = est[i] + est[k];
+    return top2 + top2 / 50;
+}
+
 /* A budget that fits the two largest fixtures: the third acquire evicts the least recently used
  * unleased model, and a reloaded model generates exactly what it generated before. */
 static void eviction_under_budget(void **state) {
@@ -108,17 +123,8 @@ static void eviction_under_budget(void **state) {
     slm_catalog *c = catalog_of_fixtures();
     struct slm_backend b;
     TU_ASSERT_OK(slm_engine_backend_create(NULL, &b));
-    uint64_t est[N_FIXTURES], top2 = 0;
-    for (size_t i = 0; i < N_FIXTURES; i++) {
-        struct slm_catalog_entry e;
-        TU_ASSERT_OK(slm_catalog_find(c, fixtures[i].id, &e));
-        TU_ASSERT_OK(b.estimate(b.user, &e, &est[i]));
-    }
-    for (size_t i = 0; i < N_FIXTURES; i++)
-        for (size_t k = i + 1; k < N_FIXTURES; k++)
-            if (est[i] + est[k] > top2) top2 = est[i] + est[k];
     struct slm_manager_params mp = slm_manager_default_params();
-    mp.memory_budget = top2 + (top2 / 50); /* room for the measured values' small excess */
+    mp.memory_budget = budget_for_two(c, &b);
     mp.max_models = 6;
     slm_manager *m = NULL;
     TU_ASSERT_OK(slm_manager_create(c, &b, &mp, &m));
@@ -220,17 +226,8 @@ static void stress_16_threads(void **state) {
     ep.n_threads = 1;
     ep.n_batch = 16; /* short prompts: keep 16 sessions' buffers small */
     TU_ASSERT_OK(slm_engine_backend_create(&ep, &b));
-    uint64_t est[N_FIXTURES], top2 = 0;
-    for (size_t i = 0; i < N_FIXTURES; i++) {
-        struct slm_catalog_entry e;
-        TU_ASSERT_OK(slm_catalog_find(c, fixtures[i].id, &e));
-        TU_ASSERT_OK(b.estimate(b.user, &e, &est[i]));
-    }
-    for (size_t i = 0; i < N_FIXTURES; i++)
-        for (size_t k = i + 1; k < N_FIXTURES; k++)
-            if (est[i] + est[k] > top2) top2 = est[i] + est[k];
     struct slm_manager_params mp = slm_manager_default_params();
-    mp.memory_budget = top2 + top2 / 50;
+    mp.memory_budget = budget_for_two(c, &b);
     mp.max_models = 6;
     slm_manager *m = NULL;
     TU_ASSERT_OK(slm_manager_create(c, &b, &mp, &m));

@@ -10,18 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static float rnd_uniform(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
-}
-static float rnd_normal(void) {
-    float s = 0;
-    for (int i = 0; i < 6; i++) s += rnd_uniform();
-    return (s - 3.0f) * 1.41421356f;
-}
 
 static const slm_type compute_types[] = {
     SLM_TYPE_F32,  SLM_TYPE_F16,  SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q4_1,
@@ -63,10 +51,10 @@ static double make_operands(slm_type t, int64_t n, void *w, void *xq) {
     struct slm_type_kernels pk;
     slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
     float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
-    float wscale = 0.02f + rnd_uniform(), xscale = 0.1f + 4 * rnd_uniform();
+    float wscale = 0.02f + tu_rnd_uniform(), xscale = 0.1f + 4 * tu_rnd_uniform();
     for (int64_t i = 0; i < n; i++) {
-        a[i] = rnd_normal() * wscale;
-        b[i] = rnd_normal() * xscale;
+        a[i] = tu_rnd_normal() * wscale;
+        b[i] = tu_rnd_normal() * xscale;
     }
     k.from_float(a, w, n);
     pk.from_float(b, xq, n);
@@ -135,7 +123,7 @@ static void simd_dot4_match_reference(void **state) {
                 float *f = malloc((size_t)n * 5 * 4);
                 uint8_t *w = malloc(stride * 4), *xq = malloc((size_t)n * 4 + 1024);
                 for (int64_t i = 0; i < 5 * n; i++)
-                    f[i] = rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
+                    f[i] = tu_rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
                 for (int r = 0; r < 4; r++) k.from_float(f + r * n, w + r * stride, n);
                 pk.from_float(f + 4 * n, xq, n);
                 float out[4];
@@ -207,13 +195,13 @@ static void matmul_threads_and_levels(void **state) {
             size_t wbytes = slm_type_block_bytes(t) * (size_t)(cols / slm_type_block_size(t));
             float *wf = malloc((size_t)(rows * cols) * 4);
             uint8_t *w = malloc(wbytes * (size_t)rows);
-            for (int64_t i = 0; i < rows * cols; i++) wf[i] = rnd_normal() * 0.05f;
+            for (int64_t i = 0; i < rows * cols; i++) wf[i] = tu_rnd_normal() * 0.05f;
             TU_ASSERT_OK(slm_type_quantize(t, wf, w, rows * cols));
             struct slm_weight wt = {.type = t, .rows = rows, .cols = cols, .data = w};
             for (size_t ni = 0; ni < SLM_ARRAY_LEN(n_list); ni++) {
                 int64_t n = n_list[ni];
                 float *x = malloc((size_t)(n * cols) * 4);
-                for (int64_t i = 0; i < n * cols; i++) x[i] = rnd_normal();
+                for (int64_t i = 0; i < n * cols; i++) x[i] = tu_rnd_normal();
                 size_t ss = slm__matmul_scratch_size(t, cols, n);
                 void *scratch = ss ? malloc(ss) : NULL;
                 float *y1 = malloc((size_t)(n * rows) * 4), *y2 = malloc((size_t)(n * rows) * 4);
@@ -261,6 +249,7 @@ static void matmul_threads_and_levels(void **state) {
 }
 
 int main(void) {
+    tu_rng_seed(0x2545f4914f6cdd1dull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(dispatch_env),
         cmocka_unit_test(simd_dots_match_reference),

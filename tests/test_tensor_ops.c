@@ -8,18 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng_state = 0x853c49e6748fea9bull;
-static float rnd_uniform(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
-}
-static float rnd_normal(void) {
-    float s = 0;
-    for (int i = 0; i < 6; i++) s += rnd_uniform();
-    return (s - 3.0f) * 1.41421356f;
-}
 
 /* Budgets: |got - want| <= OPS_REL * |want| + OPS_ABS. The vector exp is ~2e-7 relative and erf
  * 1.5e-7 absolute; sums are float instead of double. */
@@ -52,10 +40,10 @@ static void elementwise_ops(void **state) {
             float *out = malloc(n * 4);
             double *want = malloc(n * 8);
             for (int64_t i = 0; i < n; i++) {
-                x[i] = rnd_normal() * 3;
-                y[i] = rnd_normal();
-                w[i] = rnd_normal();
-                b[i] = rnd_normal();
+                x[i] = tu_rnd_normal() * 3;
+                y[i] = tu_rnd_normal();
+                w[i] = tu_rnd_normal();
+                b[i] = tu_rnd_normal();
             }
             double ss = 0, s = 0;
             for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i], s += x[i];
@@ -110,7 +98,7 @@ static void rope_modes(void **state) {
     (void)state;
     const int64_t n_head = 3, d = 16, n_rot = 12, pos = 1234;
     float x[3 * 16], v[3 * 16];
-    for (int i = 0; i < 48; i++) x[i] = rnd_normal();
+    for (int i = 0; i < 48; i++) x[i] = tu_rnd_normal();
     for (int neox = 0; neox <= 1; neox++) {
         memcpy(v, x, sizeof v);
         slm__rope(v, n_head, d, n_rot, pos, 10000.0f, 0.5f, neox);
@@ -138,10 +126,10 @@ static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
     float *k = malloc(n_pos * n_kv * d * 4), *v = malloc(n_pos * n_kv * d * 4);
     slm_f16 *k16 = malloc(n_pos * n_kv * d * 2), *v16 = malloc(n_pos * n_kv * d * 2);
     float *scratch[2] = {malloc(n_pos * 4), malloc(n_pos * 4)}; /* pos0 + n_q floats each */
-    for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = rnd_normal();
+    for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = tu_rnd_normal();
     for (int64_t i = 0; i < n_pos * n_kv * d; i++) {
-        k16[i] = slm__f32_to_f16(rnd_normal());
-        v16[i] = slm__f32_to_f16(rnd_normal());
+        k16[i] = slm__f32_to_f16(tu_rnd_normal());
+        v16[i] = slm__f32_to_f16(tu_rnd_normal());
         k[i] = slm__f16_to_f32(k16[i]); /* same values in both caches */
         v[i] = slm__f16_to_f32(v16[i]);
     }
@@ -210,6 +198,7 @@ static void attention_gqa_causal(void **state) {
 }
 
 int main(void) {
+    tu_rng_seed(0x853c49e6748fea9bull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(elementwise_ops),
         cmocka_unit_test(rope_modes),

@@ -10,19 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Deterministic normal-ish numbers (sum of uniforms) so failures reproduce. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float rnd_uniform(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (float)((rng_state >> 40) * (1.0 / 16777216.0));
-}
-static float rnd_normal(void) {
-    float s = 0;
-    for (int i = 0; i < 6; i++) s += rnd_uniform();
-    return (s - 3.0f) * 1.41421356f;
-}
 
 static void f16_conversion(void **state) {
     (void)state;
@@ -34,7 +21,7 @@ static void f16_conversion(void **state) {
 #ifdef __FLT16_MAX__ /* the compiler has _Float16 (gcc 12 on x86-64; clang 14 does not) */
     /* rounding matches the compiler's correctly rounded _Float16 conversion */
     for (int i = 0; i < 200000; i++) {
-        float f = rnd_normal() * ldexpf(1.0f, (int)(rnd_uniform() * 44) - 28);
+        float f = tu_rnd_normal() * ldexpf(1.0f, (int)(tu_rnd_uniform() * 44) - 28);
         _Float16 ref = (_Float16)f;
         uint16_t bits;
         memcpy(&bits, &ref, 2);
@@ -200,7 +187,7 @@ static void roundtrip_error(void **state) {
     const int64_t n = 256 * 64;
     float *x = malloc(n * 4), *y = malloc(n * 4);
     uint8_t *q = malloc(n * 4);
-    for (int64_t i = 0; i < n; i++) x[i] = rnd_normal();
+    for (int64_t i = 0; i < n; i++) x[i] = tu_rnd_normal();
     /* a constant block and an all-zero block must survive too */
     for (int i = 0; i < 256; i++) x[i] = 0.0f;
     for (int i = 256; i < 512; i++) x[i] = 0.25f;
@@ -252,7 +239,7 @@ static void activation_quantizers(void **state) {
     const int64_t n = 32 * 512;
     float *r = malloc(n * 4);
     slm_block_q8_0 *qa = malloc(n / 32 * sizeof *qa), *qb = malloc(n / 32 * sizeof *qb);
-    for (int64_t i = 0; i < n; i++) r[i] = rnd_normal();
+    for (int64_t i = 0; i < n; i++) r[i] = tu_rnd_normal();
     slm__q8_0_from_float(r, qa, n);
     slm__q8_0_act_from_float(r, qb, n);
     int64_t diff = 0;
@@ -278,6 +265,7 @@ static void api_errors(void **state) {
 }
 
 int main(void) {
+    tu_rng_seed(0x9e3779b97f4a7c15ull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(f16_conversion),
         cmocka_unit_test(golden_dequant),

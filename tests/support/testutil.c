@@ -101,3 +101,20 @@ int tu_run(char **out, const char *fmt, ...) {
     else free(buf);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
+
+static uint64_t tu_rng = 0x9e3779b97f4a7c15ull;
+
+void tu_rng_seed(uint64_t seed) { tu_rng = seed ? seed : 1; }
+
+float tu_rnd_uniform(void) {
+    tu_rng ^= tu_rng << 13;
+    tu_rng ^= tu_rng >> 7;
+    tu_rng ^= tu_rng << 17;
+    return (float)((tu_rng >> 40) * (1.0 / 16777216.0));
+}
+
+float tu_rnd_normal(void) {
+    float s = 0;
+    for (int i = 0; i < 6; i++) s += tu_rnd_uniform();
+    return (s - 3.0f) * 1.41421356f;
+}

@@ -30,6 +30,12 @@ void tu_rmtree(const char *path);
 /* Runs a shell command, capturing stdout into a heap string (*out) and returning the exit code.*/
 int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Deterministic pseudo-random numbers for generated test data, so failures reproduce: xorshift
+ * uniforms in [0, 1) and normal-ish values (a scaled sum of six uniforms). */
+void tu_rng_seed(uint64_t seed);
+float tu_rnd_uniform(void);
+float tu_rnd_normal(void);
+
 #define TU_ASSERT_OK(expr)                                                                         \
     do {                                                                                           \
         slm_status tu_st_ = (expr);                                                                \

@@ -193,22 +193,36 @@ void slm__q5_1_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* The 8-bit block work shared by Q8_0 and Q8_1 (their blocks differ only in Q8_1's sum field). */
+static void q8_block_to_float(slm_f16 d16, const int8_t *qs, float *dst) {
+    float d = slm__f16_to_f32(d16);
+    for (int j = 0; j < SLM_QK; j++) dst[j] = (float)qs[j] * d;
+}
+
+/* The reference quantizer of one block (amax / 127 scale, round half away from zero); returns the
+ * scale and the sum of the quants. */
+static float q8_block_ref(const float *src, int8_t *qs, int *sum) {
+    float amax = 0.0f;
+    for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(src[j]));
+    float d = amax / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    *sum = 0;
+    for (int j = 0; j < SLM_QK; j++) {
+        qs[j] = (int8_t)roundf(src[j] * id);
+        *sum += qs[j];
+    }
+    return d;
+}
+
 void slm__q8_0_to_float(const void *src, float *dst, int64_t n) {
     const slm_block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / SLM_QK; i++, dst += SLM_QK) {
-        float d = slm__f16_to_f32(b[i].d);
-        for (int j = 0; j < SLM_QK; j++) dst[j] = (float)b[i].qs[j] * d;
-    }
+    for (int64_t i = 0; i < n / SLM_QK; i++, dst += SLM_QK) q8_block_to_float(b[i].d, b[i].qs, dst);
 }
 void slm__q8_0_from_float(const float *src, void *dst, int64_t n) {
     slm_block_q8_0 *b = dst;
     for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
-        float amax = 0.0f;
-        for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(src[j]));
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        b[i].d = slm__f32_to_f16(d);
-        for (int j = 0; j < SLM_QK; j++) b[i].qs[j] = (int8_t)roundf(src[j] * id);
+        int sum;
+        b[i].d = slm__f32_to_f16(q8_block_ref(src, b[i].qs, &sum));
     }
 }
 
@@ -250,23 +264,13 @@ void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n) {
 
 void slm__q8_1_to_float(const void *src, float *dst, int64_t n) {
     const slm_block_q8_1 *b = src;
-    for (int64_t i = 0; i < n / SLM_QK; i++, dst += SLM_QK) {
-        float d = slm__f16_to_f32(b[i].d);
-        for (int j = 0; j < SLM_QK; j++) dst[j] = (float)b[i].qs[j] * d;
-    }
+    for (int64_t i = 0; i < n / SLM_QK; i++, dst += SLM_QK) q8_block_to_float(b[i].d, b[i].qs, dst);
 }
 void slm__q8_1_from_float(const float *src, void *dst, int64_t n) {
     slm_block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / SLM_QK; i++, src += SLM_QK) {
-        float amax = 0.0f;
-        for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(src[j]));
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < SLM_QK; j++) {
-            b[i].qs[j] = (int8_t)roundf(src[j] * id);
-            sum += b[i].qs[j];
-        }
+        int sum;
+        float d = q8_block_ref(src, b[i].qs, &sum);
         b[i].d = slm__f32_to_f16(d);
         b[i].s = slm__f32_to_f16((float)sum * d);
     }

@@ -137,6 +137,23 @@ static void filters(void **state) {
         assert_true(v >= (float)(V - 3) / 100.0f - 1e-4f);
     }
     slm_sampler_free(s);
+
+    /* top-p alone over a large vocabulary (the partial heap, no full sort): p(17) ~ 0.454,
+     * p(4242) ~ 0.276, p(99) ~ 0.167, the other 4997 share ~ 0.103; 0.85 needs exactly the three,
+     * whose relative odds are kept */
+    for (int i = 0; i < V; i++) big[i] = 0.0f;
+    big[17] = 10.0f, big[4242] = 9.5f, big[99] = 9.0f;
+    p = plain(1.0f);
+    p.top_p = 0.85f;
+    s = make(p, V);
+    int n17 = 0, n4242 = 0, n99 = 0;
+    for (int i = 0; i < 3000; i++) {
+        int32_t t = sample(s, big);
+        assert_true(t == 17 || t == 4242 || t == 99);
+        n17 += t == 17, n4242 += t == 4242, n99 += t == 99;
+    }
+    assert_true(n99 > 0 && n4242 > n99 && n17 > n4242);
+    slm_sampler_free(s);
 }
 
 static void penalties(void **state) {

@@ -126,41 +126,66 @@ static void apply_penalties(slm_sampler *s) {
     }
 }
 
-/* Descending logit, ascending id on ties: a total order, so results never depend on qsort. */
-static int cand_cmp(const void *a, const void *b) {
-    const struct cand *x = a, *y = b;
-    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+/* Descending logit, ascending id on ties: a total order, so the kept set and its order never
+ * depend on where candidates sit in memory. */
+static bool cand_better(const struct cand *x, const struct cand *y) {
+    if (x->logit != y->logit) return x->logit > y->logit;
+    return x->id < y->id;
 }
-static bool cand_better(const struct cand *x, const struct cand *y) { return cand_cmp(x, y) < 0; }
 
-/* Moves the k best candidates to the front (a min-heap of the best k seen), sorted. */
-static void select_top_k(struct cand *c, int32_t n, int32_t k) {
-    for (int32_t i = k / 2 - 1; i >= 0; i--) { /* heapify c[0..k): root = worst */
-        int32_t j = i;
-        for (;;) {
-            int32_t l = 2 * j + 1, r = l + 1, w = j;
-            if (l < k && cand_better(&c[w], &c[l])) w = l;
-            if (r < k && cand_better(&c[w], &c[r])) w = r;
-            if (w == j) break;
-            struct cand t = c[j];
-            c[j] = c[w], c[w] = t, j = w;
-        }
+/* Restores the heap property below j in c[0..n). With best_on_top the root is the best candidate
+ * (nucleus extraction), otherwise the worst (keeping the best k). In place: glibc's qsort may
+ * allocate, and sampling runs once per token. */
+static void sift_down(struct cand *c, int32_t n, int32_t j, bool best_on_top) {
+    for (;;) {
+        int32_t l = 2 * j + 1, r = l + 1, w = j;
+        if (l < n && cand_better(&c[l], &c[w]) == best_on_top) w = l;
+        if (r < n && cand_better(&c[r], &c[w]) == best_on_top) w = r;
+        if (w == j) return;
+        struct cand t = c[j];
+        c[j] = c[w], c[w] = t, j = w;
     }
+}
+
+/* Moves the k best candidates to the front, best first: a heap of the best k seen (root = the
+ * worst of them), then sorted by taking the root to the end one at a time. */
+static void select_top_k(struct cand *c, int32_t n, int32_t k) {
+    for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(c, k, i, false);
     for (int32_t i = k; i < n; i++) {
         if (!cand_better(&c[i], &c[0])) continue;
         struct cand t = c[0];
         c[0] = c[i], c[i] = t;
-        int32_t j = 0;
-        for (;;) {
-            int32_t l = 2 * j + 1, r = l + 1, w = j;
-            if (l < k && cand_better(&c[w], &c[l])) w = l;
-            if (r < k && cand_better(&c[w], &c[r])) w = r;
-            if (w == j) break;
-            t = c[j], c[j] = c[w], c[w] = t, j = w;
-        }
+        sift_down(c, k, 0, false);
     }
-    qsort(c, (size_t)k, sizeof *c, cand_cmp);
+    for (int32_t end = k - 1; end > 0; end--) {
+        struct cand t = c[0];
+        c[0] = c[end], c[end] = t;
+        sift_down(c, end, 0, false);
+    }
+}
+
+/* The smallest best-first prefix whose probability reaches top_p, moved to the front; returns its
+ * length. Pops a best-on-top heap only as far as the nucleus goes, so a 50k vocabulary costs
+ * O(n + kept log n), not a full sort. c[].p must hold the probabilities. */
+static int32_t select_nucleus(struct cand *c, int32_t n, float top_p) {
+    for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down(c, n, i, true);
+    double cum = 0;
+    int32_t end = n;
+    while (end > 0) {
+        cum += c[0].p;
+        struct cand t = c[0];
+        c[0] = c[end - 1], c[end - 1] = t;
+        end--;
+        sift_down(c, end, 0, true);
+        if (cum >= top_p) break;
+    }
+    /* the popped candidates sit in c[end..n), best last: reverse them, then move to the front */
+    for (int32_t i = end, j = n - 1; i < j; i++, j--) {
+        struct cand t = c[i];
+        c[i] = c[j], c[j] = t;
+    }
+    memmove(c, c + end, (size_t)(n - end) * sizeof *c);
+    return n - end;
 }
 
 /* p = softmax(logit / temp) over c[0..n); at least one logit is finite. */
@@ -200,12 +225,10 @@ slm_status slm_sampler_sample(slm_sampler *s, const float *logits, int32_t *toke
         n = p->top_k;
         sorted = true;
     }
-    if (p->top_p < 1.0f && !sorted) {
-        qsort(c, (size_t)n, sizeof *c, cand_cmp);
-        sorted = true;
-    }
     softmax(c, n, 1.0f);
-    if (p->top_p < 1.0f) {
+    if (p->top_p < 1.0f && !sorted) {
+        n = select_nucleus(c, n, p->top_p);
+    } else if (p->top_p < 1.0f) {
         double cum = 0;
         int32_t keep = n;
         for (int32_t i = 0; i < n; i++) {

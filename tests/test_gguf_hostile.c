@@ -373,18 +373,6 @@ static const struct hostile_case cases[] = {
     {"alignment-past-eof", "data section", c_big_alignment_past_eof},
 };
 
-static void dump_seed(const char *name, const void *p, size_t n) {
-    const char *dir = getenv("SLM_CORPUS_DIR");
-    if (!dir || !*dir) return;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.gguf", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(p, 1, n, f);
-        fclose(f);
-    }
-}
-
 /* Opens from memory (exact-size heap copy, so ASan sees any read past the end) and from a file. */
 static slm_status open_both(const struct bb *b, const char *tmpdir, char *detail, size_t cap) {
     void *copy = malloc(b->n ? b->n : 1);
@@ -416,7 +404,9 @@ static void malformed_corpus(void **state) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct bb b = {0};
         cases[i].build(&b);
-        dump_seed(cases[i].name, b.p, b.n);
+        char seed[128];
+        snprintf(seed, sizeof seed, "%s.gguf", cases[i].name);
+        tu_save_seed(seed, b.p, b.n);
         char detail[1024];
         slm_status st = open_both(&b, tmp, detail, sizeof detail);
         if (st != SLM_E_INVALID_MODEL || !strstr(detail, cases[i].expect))
@@ -437,7 +427,7 @@ static void valid_base_and_every_truncation(void **state) {
     (void)state;
     struct bb b = {0};
     valid_file(&b);
-    dump_seed("valid", b.p, b.n);
+    tu_save_seed("valid.gguf", b.p, b.n);
     slm_gguf *g = NULL;
     TU_ASSERT_OK(slm_gguf_open_memory(b.p, b.n, NULL, &g));
     assert_int_equal(slm_gguf_tensor_count(g), 2);

@@ -356,7 +356,16 @@ static void *write_spm(size_t *size, bool with_bytes) {
     return buf;
 }
 
+/* Vocabulary files built here are seeds for fuzz/fuzz_tokenizer.c (with SLM_CORPUS_DIR set). */
+static void save_seed(const void *buf, size_t size) {
+    static int n;
+    char name[64];
+    snprintf(name, sizeof name, "tokenizer-%03d.gguf", n++);
+    tu_save_seed(name, buf, size);
+}
+
 static slm_tokenizer *tok_from_memory(const void *buf, size_t size) {
+    save_seed(buf, size);
     slm_gguf *g;
     TU_ASSERT_OK(slm_gguf_open_memory(buf, size, NULL, &g));
     slm_tokenizer *t;
@@ -629,6 +638,7 @@ static slm_status tok_status(slm_gguf_writer *w) {
     void *buf;
     size_t size;
     TU_ASSERT_OK(slm_gguf_writer_write_memory(w, &buf, &size));
+    save_seed(buf, size);
     slm_gguf *g;
     TU_ASSERT_OK(slm_gguf_open_memory(buf, size, NULL, &g));
     slm_tokenizer *t = (slm_tokenizer *)1;

@@ -122,7 +122,16 @@ static void qwen2_style_vs_hf(void **state) {
     compare("models/tokenizers/smollm2/tokenizer.json", "qwen2", false);
 }
 
+/* The documents built here are seeds for fuzz/fuzz_tokenizer.c (with SLM_CORPUS_DIR set). */
+static void save_seed(const char *json, size_t len) {
+    static int n;
+    char name[64];
+    snprintf(name, sizeof name, "hf-%03d.json", n++);
+    tu_save_seed(name, json, len);
+}
+
 static void expect_error(const char *json, slm_status want) {
+    save_seed(json, strlen(json));
     slm_tokenizer *t = (slm_tokenizer *)1;
     slm_status st = slm_tokenizer_from_hf_json(json, strlen(json), &t);
     if (st != want)
@@ -170,6 +179,7 @@ static void hostile_json(void **state) {
     /* a minimal valid one works end to end */
     snprintf(buf, sizeof buf, "%s\"merges\":[[\"a\",\"b\"]]}}", bpe_head);
     slm_tokenizer *t;
+    save_seed(buf, strlen(buf));
     TU_ASSERT_OK(slm_tokenizer_from_hf_json(buf, strlen(buf), &t));
     int32_t *ids;
     size_t n;
@@ -196,6 +206,7 @@ static void spm_style_byte_fallback(void **state) {
         "\"a\":4,"
         "\"\\u2581a\":5},\"merges\":[\"\\u2581 a\"]}}";
     slm_tokenizer *t;
+    save_seed(json, sizeof json - 1);
     TU_ASSERT_OK(slm_tokenizer_from_hf_json(json, sizeof json - 1, &t));
     static const struct {
         const char *text;
@@ -238,6 +249,7 @@ static void many_added_tokens(void **state) {
     }
     n += snprintf(json + n, sizeof json - (size_t)n, "]}");
     slm_tokenizer *t;
+    save_seed(json, (size_t)n);
     TU_ASSERT_OK(slm_tokenizer_from_hf_json(json, (size_t)n, &t));
     char text[256];
     /* <a*70> (special), <a*3> (special), a, <a*2> (not special) */

@@ -118,7 +118,8 @@ enum {
 /* Decodes ids into a new NUL-terminated string (*text transferred, *len excludes the NUL). The
  * bytes are exactly those the tokens stand for (byte tokens may produce invalid UTF-8). For a
  * SentencePiece vocabulary that adds a dummy space prefix, the leading space of the first piece is
- * removed, so that decode(encode(s)) == s for byte-level BPE and byte-fallback SentencePiece.
+ * removed, so that decode(encode(s)) == s for byte-level BPE and byte-fallback SentencePiece
+ * (there, for text without a literal U+2581 "▁", which is the vocabulary's space).
  * SLM_E_INVALID_INPUT when an id is out of range. */
 slm_status slm_detokenize(const slm_tokenizer *t, const int32_t *ids, size_t n_ids, unsigned flags,
                           char **text, size_t *len);

@@ -118,3 +118,15 @@ float tu_rnd_normal(void) {
     for (int i = 0; i < 6; i++) s += tu_rnd_uniform();
     return (s - 3.0f) * 1.41421356f;
 }
+
+void tu_save_seed(const char *name, const void *p, size_t n) {
+    const char *dir = getenv("SLM_CORPUS_DIR");
+    if (!dir || !*dir) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(p, 1, n, f);
+        fclose(f);
+    }
+}

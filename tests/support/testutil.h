@@ -29,6 +29,9 @@ char *tu_mkdtemp(void);
 void tu_rmtree(const char *path);
 /* Runs a shell command, capturing stdout into a heap string (*out) and returning the exit code.*/
 int tu_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* With SLM_CORPUS_DIR set, writes n bytes as the file <name> there: inputs a test builds become
+ * seeds for the fuzz targets (scripts/fuzz.sh). Does nothing otherwise. */
+void tu_save_seed(const char *name, const void *p, size_t n);
 
 /* Deterministic pseudo-random numbers for generated test data, so failures reproduce: xorshift
  * uniforms in [0, 1) and normal-ish values (a scaled sum of six uniforms). */

@@ -105,11 +105,13 @@ struct bg {
     slm_status st;
     slm_lease *lease;
     pthread_t t;
+    atomic_bool done;
 };
 
 static void *bg_main(void *arg) {
     struct bg *b = arg;
     b->st = slm_manager_acquire(b->v->m, b->id, &b->p, &b->lease);
+    atomic_store(&b->done, true);
     return NULL;
 }
 
@@ -159,6 +161,13 @@ static bool p_retry_scheduled(void *a) {
     struct probe *p = a;
     struct slm_model_status s = mstatus(p->v, p->id);
     return s.retry_at_ns != 0 && s.attempt >= p->n;
+}
+static bool p_bg_done(void *a) {
+    return atomic_load(&((struct bg *)a)->done);
+}
+static bool p_unload_held(void *a) {
+    struct probe *p = a;
+    return atomic_load(&p->v->fb.unloads_held) >= p->n;
 }
 static bool p_used_zero(void *a) {
     struct probe *p = a;
@@ -603,7 +612,7 @@ static void cancellation(void **state) {
      * memory stays accounted until then. */
     bg_start(&b, v, "stubborn", 600 * S);
     wait_loads(v, "stubborn", 1);
-    TU_ASSERT_OK(slm_manager_unload(v->m, "stubborn")); /* cancels the load */
+    TU_ASSERT_OK(slm_manager_cancel(v->m, "stubborn"));
     assert_int_equal(bg_join(&b), SLM_E_CANCELLED);
     slm_manager_status(v->m, &g);
     assert_int_equal(g.memory_used, 100);
@@ -801,6 +810,130 @@ static void states_and_progress(void **state) {
     env_free(v);
 }
 
+/* An unload never fails a request that waits for the model: it is refused while requests wait
+ * (for the load in flight, or for memory), and only a load nobody waits for any more is
+ * cancelled by it. */
+static void unload_spares_waiting_requests(void **state) {
+    (void)state;
+    struct env *v = env_new(100, 3);
+    v->p.keep_alive_ns = SLM_KEEP_ALIVE_FOREVER;
+    env_model(v, "a", 100, 10 * S);
+    env_model(v, "b", 100, 0);
+    env_start(v);
+    /* The load in flight is finished and served. */
+    struct bg b;
+    bg_start(&b, v, "a", 600 * S);
+    wait_loads(v, "a", 1);
+    assert_int_equal(slm_manager_unload(v->m, "a"), SLM_E_BUSY);
+    assert_int_equal(mstatus(v, "a").state, SLM_MODEL_LOADING);
+    advance(v, 10 * S);
+    assert_int_equal(bg_join(&b), SLM_OK);
+    slm_manager_release(v->m, b.lease);
+    TU_ASSERT_OK(slm_manager_unload(v->m, "a"));
+    /* A request queued for memory keeps its place. */
+    slm_lease *lb = acquire(v, "b");
+    bg_start(&b, v, "a", 600 * S);
+    wait_queue(v, 1);
+    assert_int_equal(slm_manager_unload(v->m, "a"), SLM_E_BUSY);
+    assert_true(mstatus(v, "a").queued);
+    slm_manager_release(v->m, lb);
+    wait_loads(v, "a", 2);
+    advance(v, 10 * S);
+    assert_int_equal(bg_join(&b), SLM_OK);
+    slm_manager_release(v->m, b.lease);
+    TU_ASSERT_OK(slm_manager_unload(v->m, "a"));
+    /* Once its only request gave up at its deadline, the load is the unload's to cancel. */
+    bg_start(&b, v, "a", 1 * S);
+    wait_loads(v, "a", 3);
+    advance(v, 1 * S);
+    assert_int_equal(bg_join(&b), SLM_E_BUSY);
+    TU_ASSERT_OK(slm_manager_unload(v->m, "a"));
+    struct probe pr = {v, NULL, 0};
+    fake_wait_until(p_used_zero, &pr, "cancelled load's reservation returned");
+    assert_false(is_loaded(v, "a"));
+    env_free(v);
+}
+
+struct unloader {
+    struct env *v;
+    slm_status st;
+};
+static void *unload_main(void *arg) {
+    struct unloader *u = arg;
+    u->st = slm_manager_unload(u->v->m, "a");
+    return NULL;
+}
+
+/* The backend's unload runs without the manager's lock, and the model's memory stays counted
+ * until it returns: other requests go on meanwhile, and a load that needs that memory starts
+ * only after. */
+static void unload_outside_the_lock(void **state) {
+    (void)state;
+    struct env *v = env_new(200, 3);
+    v->p.keep_alive_ns = SLM_KEEP_ALIVE_FOREVER;
+    env_model(v, "a", 100, 0);
+    env_model(v, "b", 100, 0);
+    env_model(v, "c", 100, 0);
+    env_start(v);
+    touch(v, "a");
+    slm_lease *lb = acquire(v, "b");
+    atomic_store(&v->fb.unload_hold, true);
+    struct unloader u = {v, SLM_E_INTERNAL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, unload_main, &u), 0);
+    struct probe pr = {v, NULL, 1};
+    fake_wait_until(p_unload_held, &pr, "backend unload of a in progress");
+    /* The manager is not blocked by it. */
+    struct bg b;
+    bg_start(&b, v, "b", 600 * S);
+    fake_wait_until(p_bg_done, &b, "acquire of a resident model during an unload");
+    TU_ASSERT_OK(bg_join(&b));
+    slm_manager_release(v->m, b.lease);
+    struct slm_manager_status g;
+    slm_manager_status(v->m, &g);
+    assert_int_equal(g.memory_used, 200);
+    assert_int_equal(g.memory_releasing, 100);
+    assert_false(is_loaded(v, "a"));
+    /* c needs a's memory: it waits for the backend to free it. */
+    bg_start(&b, v, "c", 600 * S);
+    wait_queue(v, 1);
+    assert_int_equal(atomic_load(&v->fb.load_calls[fake_backend_index(&v->fb, "c")]), 0);
+    atomic_store(&v->fb.unload_hold, false);
+    pthread_join(t, NULL);
+    TU_ASSERT_OK(u.st);
+    TU_ASSERT_OK(bg_join(&b));
+    slm_manager_status(v->m, &g);
+    assert_int_equal(g.memory_used, 200);
+    assert_int_equal(g.memory_releasing, 0);
+    slm_manager_release(v->m, b.lease);
+    slm_manager_release(v->m, lb);
+    env_free(v);
+}
+
+/* On the system clock a waiting request wakes at its deadline by itself: no housekeeping
+ * thread runs here to wake it. */
+static void deadline_without_ticks(void **state) {
+    (void)state;
+    struct env *v = env_new(100, 3);
+    v->p.clock = slm_clock_system();
+    env_model(v, "a", 100, 0);
+    env_model(v, "b", 100, 0);
+    env_start(v);
+    slm_lease *la = acquire(v, "a");
+    slm_clock clk = slm_clock_system();
+    struct bg b;
+    memset(&b, 0, sizeof b);
+    b.v = v;
+    b.id = "b";
+    b.p = slm_acquire_default_params();
+    b.p.deadline_ns = slm_clock_now(&clk) + 20 * SLM_NS_PER_MS;
+    assert_int_equal(pthread_create(&b.t, NULL, bg_main, &b), 0);
+    fake_wait_until(p_bg_done, &b, "the request's own deadline");
+    assert_int_equal(bg_join(&b), SLM_E_BUSY);
+    slm_manager_release(v->m, la);
+    env_free(v);
+}
+
 static void housekeeping_thread(void **state) {
     (void)state;
     /* With the system clock and the housekeeping thread, idle unloads happen on their own. */
@@ -838,6 +971,9 @@ int main(void) {
         cmocka_unit_test(stats_health_json),
         cmocka_unit_test(fallback_chain),
         cmocka_unit_test(states_and_progress),
+        cmocka_unit_test(unload_spares_waiting_requests),
+        cmocka_unit_test(unload_outside_the_lock),
+        cmocka_unit_test(deadline_without_ticks),
         cmocka_unit_test(housekeeping_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

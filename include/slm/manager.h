@@ -177,12 +177,12 @@ bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns);
 /* Attempt number of this load, 1 for the first try. */
 int slm_load_ctl_attempt(const slm_load_ctl *ctl);
 
-/* What the manager needs from the engine. load runs on the manager's loader threads and
- * estimate on the acquiring thread, both without manager locks held; unload runs with the
- * manager lock held (so the budget never counts memory as free before it is), so it must be quick
- * and must not call back into the manager. A backend's calls must be thread-safe across models;
- * the manager never runs two loads of the same model at once. load may call only the
- * slm_load_ctl_* functions of the manager. */
+/* What the manager needs from the engine. load runs on the manager's loader threads, estimate
+ * on the acquiring thread, and unload on whichever thread retired the model (the one that
+ * unloaded, evicted, released or ticked), all without manager locks held: the budget keeps
+ * counting an unloaded model's bytes until its unload returns. None may call back into the
+ * manager, except that load may call the slm_load_ctl_* functions. A backend's calls must be
+ * thread-safe across models; the manager never runs two loads of the same model at once. */
 struct slm_backend {
     void *user; /* passed back to every call */
     /* Footprint in bytes of the entry before loading (e.g. slm_model_footprint over the file).
@@ -220,9 +220,10 @@ struct slm_manager_params {
     int max_queue;             /* 64 requests waiting for memory; more get SLM_E_BUSY at once */
     uint64_t default_wait_ns;  /* 30 s: acquire deadline when the request gives none */
     uint64_t health_window_ns; /* 5 min: a failure this recent makes a model "degraded" */
-    /* Housekeeping (idle unloads, deadlines, timeouts, due retries) runs in slm_manager_tick().
+    /* Housekeeping (idle unloads, timeouts, due retries) runs in slm_manager_tick().
      * > 0: a thread calls it every tick_interval_ns of real time (default 10 ms); 0: no thread,
-     * the caller ticks (tests with a fake clock). */
+     * the caller ticks (tests with a fake clock). On the system clock a waiting request wakes
+     * at its own deadline; on any other clock, at the tick that finds it passed. */
     uint64_t tick_interval_ns;
     slm_clock clock;                 /* default slm_clock_system() */
     struct slm_memory_source memory; /* default: MemAvailable from /proc/meminfo */
@@ -256,15 +257,18 @@ struct slm_acquire_params slm_acquire_default_params(void);
  * SLM_E_CANCELLED, backend errors). *out: transferred, give back with slm_manager_release(). */
 slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_acquire_params *p,
                                slm_lease **out);
-/* Ends the lease; the model's idle clock starts (keep-alive 0: unloaded now). Accepts NULL. */
+/* Ends the lease; the model's idle clock starts (keep-alive 0: unloaded now, unless requests
+ * wait for it). Accepts NULL. */
 void slm_manager_release(slm_manager *m, slm_lease *lease);
 /* The backend's handle; borrowed, valid until the lease is released. */
 void *slm_lease_handle(const slm_lease *lease);
 /* The model's catalog id; valid until the lease is released. */
 const char *slm_lease_model(const slm_lease *lease);
 
-/* Unloads a resident model now (pinned or not), or cancels its load. SLM_E_BUSY while leased;
- * SLM_E_NOT_FOUND if unknown. */
+/* Unloads a resident model now (pinned or not), or cancels a load no request waits for any
+ * more; returns once the backend has freed the memory. SLM_E_BUSY while leased or while
+ * requests wait for the model (its load in flight or queued): an unload never fails a request
+ * before its deadline (slm_manager_cancel does, explicitly). SLM_E_NOT_FOUND if unknown. */
 slm_status slm_manager_unload(slm_manager *m, const char *id);
 /* Cancels a queued or running load: its waiters get SLM_E_CANCELLED. SLM_E_NOT_FOUND if the
  * model is unknown, SLM_E_INVALID_ARG if no load is in flight. */
@@ -330,7 +334,8 @@ struct slm_model_status {
 };
 
 struct slm_manager_status {
-    uint64_t memory_budget, memory_used; /* used = resident + reserved by loads */
+    uint64_t memory_budget, memory_used; /* used = resident + reserved by loads + releasing */
+    uint64_t memory_releasing; /* unloaded models whose memory the backend is still freeing */
     uint64_t system_available, system_reserve;
     int models_resident, models_loading, max_models;
     int queue_length, max_queue; /* requests waiting for memory */

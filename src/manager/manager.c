@@ -1,8 +1,10 @@
 /* The residency cache and the loader (SPEC §3): one mutex guards all model records and the
  * memory accounting, so the budget and lease rules are checked in one place; backend loads run
- * on a small pool of loader threads outside the lock; time only moves through the injectable
- * clock, and everything time-driven (deadlines, keep-alive, timeouts, due retries) happens in
- * slm_manager_tick(), called by a housekeeping thread or by tests. */
+ * on a small pool of loader threads outside the lock, and backend unloads run outside it too, on
+ * the thread that retired the model, while its bytes stay counted until they are freed; time
+ * only moves through the injectable clock, and everything time-driven (keep-alive, timeouts,
+ * due retries) happens in slm_manager_tick(), called by a housekeeping thread or by tests, while
+ * a waiting request times its own wait to its deadline on the system clock. */
 #include "manager/internal.h"
 
 #include <pthread.h>
@@ -26,16 +28,27 @@ struct slm_load_ctl {
     struct slm_load_ctl *next; /* loader queue link while waiting to (re)start */
 };
 
+/* A backend handle on its way out. Its bytes and its model slot stay counted in the budget until
+ * the backend has freed them; each loaded model owns one of these from its load on, so retiring
+ * it needs no allocation under the lock. */
+struct retiring {
+    void *handle;
+    uint64_t bytes;
+    struct retiring *next;
+};
+
 struct mrec {
     char id[SLM_ID_MAX];
     struct slm_catalog_entry entry; /* snapshot taken when the last episode started */
     slm_model_state state;
     bool pinned, queued, victim;
+    bool planned; /* queued, and models were evicted to make room for it */
     uint64_t queue_seq;
     uint64_t footprint; /* bytes to reserve for the next load */
     uint64_t estimate;  /* the estimate behind it (backend's, else the catalog's) */
     uint64_t reserved;  /* bytes counted in the budget now */
     void *handle;
+    struct retiring *tomb; /* while loaded: the record its handle retires with */
     int leases, waiters, queue_waiters;
     uint64_t use_seq, last_use_ns, expire_ns;
     int64_t keep_alive_ns;
@@ -66,8 +79,12 @@ struct slm_manager {
     pthread_cond_t load_cv; /* loader threads */
     struct mrec **recs;
     size_t n_recs, cap_recs;
-    uint64_t used; /* sum of reserved */
-    int n_active;  /* records with reserved > 0 */
+    uint64_t used;      /* sum of reserved, plus the bytes of retiring handles */
+    uint64_t releasing; /* bytes of retiring handles */
+    int n_releasing;    /* retiring handles */
+    int n_active;       /* records with reserved > 0, plus retiring handles */
+    struct retiring *retiring; /* handles to give back to the backend, outside the lock */
+    bool timed;                /* the clock is CLOCK_MONOTONIC: waits can be timed on it */
     int queue_len; /* requests waiting for memory */
     uint64_t seq, gen_counter, rng;
     struct slm_load_ctl *jobs_head; /* loader queue, FIFO */
@@ -209,8 +226,10 @@ static uint64_t sys_available(const slm_manager *m) {
     return avail > pending ? avail - pending : 0;
 }
 
+/* Waiters of a loaded model are leases about to be granted. */
 static bool evictable(const struct mrec *r, const struct mrec *self) {
-    return r != self && r->state == SLM_MODEL_LOADED && r->leases == 0 && !r->pinned && !r->job;
+    return r != self && r->state == SLM_MODEL_LOADED && r->leases == 0 && r->waiters == 0 &&
+           !r->pinned && !r->job;
 }
 
 /* Would `need` more bytes (and one more model slot if new_slot) fit after freeing `freed` bytes
@@ -225,10 +244,12 @@ static bool fits(const slm_manager *m, uint64_t need, bool new_slot, uint64_t sy
 }
 
 /* Marks the least recently used evictable models (r->victim) that must go for `need` bytes to
- * fit; false (nothing marked) if even evicting all of them is not enough. */
+ * fit; false (nothing marked) if even evicting all of them is not enough. A new load may count
+ * the memory of retiring handles as free, since it will not start before that memory is (see
+ * admit_one); a grown measurement is memory already taken and may not. */
 static bool plan_room(slm_manager *m, const struct mrec *self, uint64_t need, bool new_slot) {
-    uint64_t sys = new_slot ? sys_available(m) : 0, freed = 0;
-    int slots = 0;
+    uint64_t sys = new_slot ? sys_available(m) : 0, freed = new_slot ? m->releasing : 0;
+    int slots = new_slot ? m->n_releasing : 0;
     for (size_t i = 0; i < m->n_recs; i++) m->recs[i]->victim = false;
     while (!fits(m, need, new_slot, sys, freed, slots)) {
         struct mrec *lru = NULL;
@@ -249,14 +270,63 @@ static bool plan_room(slm_manager *m, const struct mrec *self, uint64_t need, bo
 
 enum unload_reason { UNLOAD_EXPLICIT, UNLOAD_EVICT, UNLOAD_IDLE };
 
-/* Unloads under the lock so that accounting never runs ahead of the memory really freed. */
+/* Moves r's reservation (bytes and slot) to a retiring handle: still counted until reaped. */
+static void retire(slm_manager *m, struct mrec *r, struct retiring *t, void *handle) {
+    SLM_ASSERT(t && r->reserved > 0);
+    t->handle = handle;
+    t->bytes = r->reserved;
+    t->next = m->retiring;
+    m->retiring = t;
+    m->releasing += r->reserved;
+    m->n_releasing++;
+    r->reserved = 0;
+}
+
+/* Takes the bytes and slots of handles the backend has freed off the budget. */
+static void settle(slm_manager *m, struct retiring *list) {
+    while (list) {
+        struct retiring *t = list;
+        list = t->next;
+        SLM_ASSERT(m->used >= t->bytes && m->releasing >= t->bytes && m->n_active > 0);
+        m->used -= t->bytes;
+        m->releasing -= t->bytes;
+        m->n_releasing--;
+        m->n_active--;
+        slm__free(t);
+    }
+}
+
+/* Gives the retired handles to the backend with the lock dropped (so that no request waits for
+ * an munmap or a free), then takes their bytes off the budget and admits the queued loads they
+ * make room for. Called and returns with the lock held. */
+static void admit_queue(slm_manager *m);
+static void reap(slm_manager *m) {
+    while (m->retiring) {
+        struct retiring *list = m->retiring;
+        m->retiring = NULL;
+        pthread_mutex_unlock(&m->mu);
+        for (struct retiring *t = list; t; t = t->next) m->be.unload(m->be.user, t->handle);
+        pthread_mutex_lock(&m->mu);
+        settle(m, list);
+        admit_queue(m);
+        pthread_cond_broadcast(&m->cv);
+    }
+}
+
+/* Every public entry that may unload (directly, by eviction, or by keep-alive) leaves through
+ * here. */
+static void unlock_reaping(slm_manager *m) {
+    reap(m);
+    pthread_mutex_unlock(&m->mu);
+}
+
 static void unload_rec(slm_manager *m, struct mrec *r, enum unload_reason why) {
     SLM_ASSERT(r->state == SLM_MODEL_LOADED && r->leases == 0);
-    m->be.unload(m->be.user, r->handle);
+    retire(m, r, r->tomb, r->handle);
+    r->tomb = NULL;
     r->handle = NULL;
     r->state = SLM_MODEL_NOT_LOADED;
     r->progress_done = r->progress_total = 0;
-    unreserve(m, r);
     if (why == UNLOAD_EVICT) r->stats.evictions++;
     if (why == UNLOAD_IDLE) r->stats.idle_unloads++;
     SLM_LOG_I("event=unload model=%s reason=%s", r->id,
@@ -265,12 +335,16 @@ static void unload_rec(slm_manager *m, struct mrec *r, enum unload_reason why) {
                                    : "explicit");
 }
 
-static void evict_victims(slm_manager *m) {
+/* Retires the models plan_room marked; true if there were any. */
+static bool evict_victims(slm_manager *m) {
+    bool any = false;
     for (size_t i = 0; i < m->n_recs; i++)
         if (m->recs[i]->victim) {
             m->recs[i]->victim = false;
             unload_rec(m, m->recs[i], UNLOAD_EVICT);
+            any = true;
         }
+    return any;
 }
 
 /* ---- loader queue ------------------------------------------------------------------------- */
@@ -324,8 +398,23 @@ static void fail_episode(slm_manager *m, struct mrec *r, slm_status st, const ch
     pthread_cond_broadcast(&m->cv);
 }
 
+/* Starts r's load if it fits, evicting for it; while the memory it needs is still being freed
+ * by reap(), r stays queued (the reap admits it). True if anything changed. Once victims were
+ * retired for r, the system-memory part of that plan stands: the budget and the model count
+ * are checked again when their memory is back, not the system reading, which need not rise
+ * when mapped weights are dropped. */
 static bool admit_one(slm_manager *m, struct mrec *r) {
-    if (!plan_room(m, r, r->footprint, true)) return false;
+    bool budget_fits = m->used + r->footprint <= m->p.memory_budget &&
+                       m->n_active + 1 <= m->p.max_models;
+    if (!(r->planned && budget_fits)) {
+        if (!plan_room(m, r, r->footprint, true)) return false;
+        if (evict_victims(m)) {
+            r->planned = true;
+            return true;
+        }
+        if (m->n_releasing && !fits(m, r->footprint, true, sys_available(m), 0, 0)) return false;
+    }
+    r->planned = false;
     r->queued = false;
     m->queue_len -= r->queue_waiters;
     r->queue_waiters = 0;
@@ -334,7 +423,6 @@ static bool admit_one(slm_manager *m, struct mrec *r) {
         fail_episode(m, r, SLM_E_NOMEM, "manager: out of memory", now_ns(m));
         return true;
     }
-    evict_victims(m);
     j->mgr = m;
     j->rec = r;
     atomic_init(&j->cancelled, false);
@@ -375,6 +463,7 @@ static slm_status start_episode(slm_manager *m, struct mrec *r, uint64_t footpri
     r->gen = ++m->gen_counter;
     r->footprint = footprint;
     r->queued = true;
+    r->planned = false;
     r->queue_seq = ++m->seq;
     r->state = SLM_MODEL_NOT_LOADED;
     admit_queue(m);
@@ -395,16 +484,21 @@ static uint64_t backoff_ns(slm_manager *m, int k) {
     return d + (uint64_t)((double)(d / 2) * r);
 }
 
+/* *tomb: the loader's spare retiring record; taken (set to NULL) when the handle needs it. */
 static void finish_attempt(slm_manager *m, struct slm_load_ctl *j, slm_status st, void *h,
-                           uint64_t measured, const char *detail) {
+                           uint64_t measured, const char *detail, struct retiring **tomb) {
     struct mrec *r = j->rec;
     uint64_t now = now_ns(m);
     j->running = false;
     if (j->abandoned) {
-        if (st == SLM_OK) m->be.unload(m->be.user, h);
+        if (st == SLM_OK) {
+            retire(m, r, *tomb, h);
+            *tomb = NULL;
+        } else {
+            unreserve(m, r);
+        }
         r->job = NULL;
         slm__free(j);
-        unreserve(m, r);
         admit_queue(m);
         pthread_cond_broadcast(&m->cv);
         return;
@@ -422,17 +516,28 @@ static void finish_attempt(slm_manager *m, struct slm_load_ctl *j, slm_status st
                          "model '%s' measured %llu bytes once loaded; that does not "
                          "fit the memory budget",
                          r->id, (unsigned long long)measured);
-                m->be.unload(m->be.user, h);
+                retire(m, r, *tomb, h);
+                *tomb = NULL;
+                r->job = NULL;
+                slm__free(j);
                 r->stats.load_failures++;
                 fail_episode(m, r, SLM_E_INSUFFICIENT_MEMORY, d, now);
                 return;
             }
+            /* The growth is memory already taken, so its room is made at once, under the
+             * lock: a rare path (a measurement above the estimate with the budget full). */
             evict_victims(m);
+            struct retiring *list = m->retiring;
+            m->retiring = NULL;
+            for (struct retiring *t = list; t; t = t->next) m->be.unload(m->be.user, t->handle);
+            settle(m, list);
         }
         m->used = m->used - r->reserved + want;
         r->reserved = want;
         SLM_ASSERT(m->used <= m->p.memory_budget);
         r->handle = h;
+        r->tomb = *tomb;
+        *tomb = NULL;
         r->state = SLM_MODEL_LOADED;
         r->job = NULL;
         r->stats.loads++;
@@ -467,6 +572,7 @@ static void finish_attempt(slm_manager *m, struct slm_load_ctl *j, slm_status st
 
 static void *loader_main(void *arg) {
     slm_manager *m = arg;
+    struct retiring *tomb = NULL; /* for the next handle loaded, allocated before the load */
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
         uint64_t now = now_ns(m);
@@ -488,7 +594,10 @@ static void *loader_main(void *arg) {
         void *h = NULL;
         uint64_t measured = 0;
         slm_error_clear();
-        slm_status st = m->be.load(m->be.user, &e, j, &h, &measured);
+        slm_status st = SLM_OK;
+        if (!tomb && !(tomb = slm__malloc(sizeof *tomb)))
+            st = slm__error(SLM_E_NOMEM, "manager: out of memory");
+        if (st == SLM_OK) st = m->be.load(m->be.user, &e, j, &h, &measured);
         char detail[256];
         snprintf(detail, sizeof detail, "%s", st == SLM_OK ? "" : slm_error_detail());
         if (st != SLM_OK && h) {
@@ -500,13 +609,28 @@ static void *loader_main(void *arg) {
             snprintf(detail, sizeof detail, "backend returned no handle for '%s'", e.id);
         }
         pthread_mutex_lock(&m->mu);
-        finish_attempt(m, j, st, h, measured, detail);
+        finish_attempt(m, j, st, h, measured, detail, &tomb);
+        reap(m);
     }
     pthread_mutex_unlock(&m->mu);
+    slm__free(tomb);
     return NULL;
 }
 
 /* ---- backend side of a load --------------------------------------------------------------- */
+
+/* Waits on m->cv until woken or until the clock reads t_ns: on the system clock the wait is
+ * timed, so a deadline is met by the waiter itself and not at the next housekeeping tick; an
+ * injected clock only moves by ticks, which wake every waiter. */
+static void wait_until(slm_manager *m, uint64_t t_ns) {
+    if (!m->timed) {
+        pthread_cond_wait(&m->cv, &m->mu);
+        return;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(t_ns / 1000000000ull),
+                          .tv_nsec = (long)(t_ns % 1000000000ull)};
+    pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+}
 
 void slm_load_ctl_progress(slm_load_ctl *ctl, slm_model_state stage, uint64_t done,
                            uint64_t total) {
@@ -531,7 +655,7 @@ int slm_load_ctl_attempt(const slm_load_ctl *ctl) {
 bool slm_load_ctl_sleep_until(slm_load_ctl *ctl, uint64_t t_ns) {
     slm_manager *m = ctl->mgr;
     pthread_mutex_lock(&m->mu);
-    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns) pthread_cond_wait(&m->cv, &m->mu);
+    while (!atomic_load(&ctl->cancelled) && now_ns(m) < t_ns) wait_until(m, t_ns);
     pthread_mutex_unlock(&m->mu);
     return !atomic_load(&ctl->cancelled);
 }
@@ -543,7 +667,8 @@ void slm_manager_tick(slm_manager *m) {
     uint64_t now = now_ns(m);
     for (size_t i = 0; i < m->n_recs; i++) {
         struct mrec *r = m->recs[i];
-        if (r->state == SLM_MODEL_LOADED && r->leases == 0 && !r->pinned && r->expire_ns <= now)
+        if (r->state == SLM_MODEL_LOADED && r->leases == 0 && r->waiters == 0 && !r->pinned &&
+            r->expire_ns <= now)
             unload_rec(m, r, UNLOAD_IDLE);
         struct slm_load_ctl *j = r->job;
         if (j && j->running && !j->abandoned && now - j->started_ns >= m->p.load_timeout_ns) {
@@ -557,7 +682,7 @@ void slm_manager_tick(slm_manager *m) {
     admit_queue(m);
     pthread_cond_broadcast(&m->cv);
     pthread_cond_broadcast(&m->load_cv);
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
 }
 
 static void *housekeeping_main(void *arg) {
@@ -609,13 +734,14 @@ slm_status slm_manager_create(slm_catalog *catalog, const struct slm_backend *ba
     m->be = *backend;
     m->p = p;
     m->rng = p.seed ? p.seed : 1;
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
-    pthread_cond_init(&m->load_cv, NULL);
-    pthread_mutex_init(&m->hk_mu, NULL);
+    m->timed = p.clock.now_ns == slm_clock_system().now_ns;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&m->mu, NULL);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_cond_init(&m->load_cv, NULL);
+    pthread_mutex_init(&m->hk_mu, NULL);
     pthread_cond_init(&m->hk_cv, &ca);
     pthread_condattr_destroy(&ca);
     for (int i = 0; i < p.max_concurrent_loads; i++) {
@@ -663,9 +789,11 @@ void slm_manager_free(slm_manager *m) {
         struct mrec *r = m->recs[i];
         SLM_ASSERT(!r->job);
         if (r->state == SLM_MODEL_LOADED) unload_rec(m, r, UNLOAD_EXPLICIT);
-        slm__free(r);
     }
-    SLM_ASSERT(m->used == 0);
+    pthread_mutex_lock(&m->mu);
+    unlock_reaping(m);
+    for (size_t i = 0; i < m->n_recs; i++) slm__free(m->recs[i]);
+    SLM_ASSERT(m->used == 0 && m->n_active == 0);
     pthread_cond_destroy(&m->hk_cv);
     pthread_mutex_destroy(&m->hk_mu);
     pthread_cond_destroy(&m->load_cv);
@@ -764,7 +892,11 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
                                       : "still loading");
             break;
         }
-        pthread_cond_wait(&m->cv, &m->mu);
+        if (m->retiring) { /* this request's admission evicted: free that memory first */
+            reap(m);
+            continue;
+        }
+        wait_until(m, deadline);
     }
     r->waiters--;
     if (counted && r->queued && r->gen == counted_gen) {
@@ -776,7 +908,7 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         r->queued = false;
     }
     if (st != SLM_OK) r->stats.rejected++;
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
     return st;
 }
 
@@ -793,9 +925,9 @@ void slm_manager_release(slm_manager *m, slm_lease *l) {
         l->keep_alive_ns != SLM_KEEP_ALIVE_DEFAULT ? l->keep_alive_ns : model_keep_alive(m, r);
     r->keep_alive_ns = ka;
     r->expire_ns = ka < 0 ? UINT64_MAX : now + (uint64_t)ka;
-    if (r->leases == 0 && !r->pinned && ka == 0) unload_rec(m, r, UNLOAD_IDLE);
+    if (r->leases == 0 && !r->pinned && ka == 0 && r->waiters == 0) unload_rec(m, r, UNLOAD_IDLE);
     if (r->leases == 0 && m->queue_len > 0) admit_queue(m);
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
     slm__free(l);
 }
 
@@ -835,7 +967,7 @@ slm_status slm_manager_cancel(slm_manager *m, const char *id) {
                                               "flight",
                                               id);
     admit_queue(m);
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
     return st;
 }
 
@@ -845,13 +977,18 @@ slm_status slm_manager_unload(slm_manager *m, const char *id) {
     slm_status st = r ? SLM_OK : SLM_E_NOT_FOUND;
     if (r && r->leases > 0) {
         st = slm__error(SLM_E_BUSY, "model '%s' is in use (%d leases)", r->id, r->leases);
+    } else if (r && r->waiters > 0) {
+        /* Those requests are leases about to be granted: an unload would fail them (or make
+         * them load again) although their deadline has not passed. */
+        st = slm__error(SLM_E_BUSY, "model '%s' has %d requests waiting for it", r->id,
+                        r->waiters);
     } else if (r && r->state == SLM_MODEL_LOADED) {
         unload_rec(m, r, UNLOAD_EXPLICIT);
     } else if (r) {
         cancel_locked(m, r);
     }
     admit_queue(m);
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
     return st;
 }
 
@@ -860,7 +997,7 @@ slm_status slm_manager_pin(slm_manager *m, const char *id, bool pinned) {
     struct mrec *r = rec_get(m, id);
     if (r) r->pinned = pinned;
     if (r && !pinned) admit_queue(m);
-    pthread_mutex_unlock(&m->mu);
+    unlock_reaping(m);
     return r ? SLM_OK : SLM_E_NOT_FOUND;
 }
 
@@ -951,10 +1088,11 @@ slm_status slm_manager_model_status(slm_manager *m, const char *id, struct slm_m
 
 void slm_manager_status(slm_manager *m, struct slm_manager_status *o) {
     memset(o, 0, sizeof *o);
+    o->system_available = m->p.memory.available(m->p.memory.ctx); /* a file read: unlocked */
     pthread_mutex_lock(&m->mu);
     o->memory_budget = m->p.memory_budget;
     o->memory_used = m->used;
-    o->system_available = m->p.memory.available(m->p.memory.ctx);
+    o->memory_releasing = m->releasing;
     o->system_reserve = m->p.system_reserve;
     o->max_models = m->p.max_models;
     o->queue_length = m->queue_len;

@@ -73,6 +73,7 @@ slm_status slm_manager_status_json(slm_manager *m, char **out) {
     cJSON *o = cJSON_CreateObject();
     add_u64(o, "memory_budget", g.memory_budget);
     add_u64(o, "memory_used", g.memory_used);
+    add_u64(o, "memory_releasing", g.memory_releasing);
     add_u64(o, "system_available", g.system_available);
     add_u64(o, "system_reserve", g.system_reserve);
     cJSON_AddNumberToObject(o, "models_resident", g.models_resident);

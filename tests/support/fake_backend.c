@@ -104,6 +104,14 @@ static void fake_unload(void *user, void *handle) {
     struct fake_backend *b = user;
     struct fake_handle *h = handle;
     if (atomic_load(&h->users) != 0) atomic_fetch_add(&b->leased_unloads, 1);
+    if (atomic_load(&b->unload_hold)) {
+        atomic_fetch_add(&b->unloads_held, 1);
+        while (atomic_load(&b->unload_hold)) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+        atomic_fetch_sub(&b->unloads_held, 1);
+    }
     atomic_fetch_add(&b->unloads, 1);
     atomic_fetch_sub(&b->live, 1);
     free(h);

@@ -48,6 +48,10 @@ struct fake_backend {
     int n_models;
     atomic_int load_calls[FAKE_MAX_MODELS];
     atomic_int loads_total, in_flight, max_in_flight, unloads, live, leased_unloads;
+    /* While unload_hold is set, unload() waits (counted in unloads_held) until it is cleared:
+     * tests see what the manager does while a backend unload is in progress. */
+    atomic_bool unload_hold;
+    atomic_int unloads_held;
 };
 
 void fake_backend_init(struct fake_backend *b, struct fake_clock *clock);

@@ -810,6 +810,29 @@ static void states_and_progress(void **state) {
     env_free(v);
 }
 
+/* The backend's estimate (a file read) is asked once per model source: a model loaded again
+ * reuses it until its catalog entry changes. */
+static void estimate_once_per_source(void **state) {
+    (void)state;
+    struct env *v = env_new(1000, 3);
+    env_model(v, "a", 100, 0);
+    env_fake(v, "a")->estimate = 120;
+    env_start(v);
+    touch(v, "a");
+    TU_ASSERT_OK(slm_manager_unload(v->m, "a"));
+    touch(v, "a");
+    assert_int_equal(atomic_load(&v->fb.estimates), 1);
+    assert_int_equal(mstatus(v, "a").footprint_estimate, 120);
+    TU_ASSERT_OK(slm_manager_unload(v->m, "a"));
+    struct slm_catalog_entry e;
+    TU_ASSERT_OK(slm_catalog_find(v->cat, "a", &e));
+    e.serve_context = 64;
+    TU_ASSERT_OK(slm_catalog_update(v->cat, &e));
+    touch(v, "a");
+    assert_int_equal(atomic_load(&v->fb.estimates), 2);
+    env_free(v);
+}
+
 /* An unload never fails a request that waits for the model: it is refused while requests wait
  * (for the load in flight, or for memory), and only a load nobody waits for any more is
  * cancelled by it. */
@@ -971,6 +994,7 @@ int main(void) {
         cmocka_unit_test(stats_health_json),
         cmocka_unit_test(fallback_chain),
         cmocka_unit_test(states_and_progress),
+        cmocka_unit_test(estimate_once_per_source),
         cmocka_unit_test(unload_spares_waiting_requests),
         cmocka_unit_test(unload_outside_the_lock),
         cmocka_unit_test(deadline_without_ticks),

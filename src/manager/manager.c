@@ -806,6 +806,13 @@ void slm_manager_free(slm_manager *m) {
 
 /* ---- leases ------------------------------------------------------------------------------- */
 
+/* Would the backend estimate these two entries alike? */
+static bool same_source(const struct slm_catalog_entry *a, const struct slm_catalog_entry *b) {
+    return !strcmp(a->local_path, b->local_path) && !strcmp(a->sha256, b->sha256) &&
+           a->file_size == b->file_size && a->serve_context == b->serve_context &&
+           a->load_type == b->load_type && a->footprint_estimate == b->footprint_estimate;
+}
+
 static slm_lease *lease_make(slm_manager *m, struct mrec *r, int64_t keep_alive) {
     slm_lease *l = slm__malloc(sizeof *l);
     if (!l) return slm__error(SLM_E_NOMEM, "manager: out of memory"), NULL;
@@ -833,15 +840,21 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         pthread_mutex_unlock(&m->mu);
         return *out ? SLM_OK : SLM_E_NOMEM;
     }
+    uint64_t known = r ? r->estimate : 0;
+    struct slm_catalog_entry prev;
+    if (known) prev = r->entry;
     pthread_mutex_unlock(&m->mu);
 
     /* Not resident: the footprint comes from the catalog (measured, else estimated) or the
-     * backend's estimate, computed outside the lock (it may read a file header). */
+     * backend's estimate, computed outside the lock (it may read a file header) unless the
+     * previous episode computed it for the same file and settings. */
     struct slm_catalog_entry e;
     slm_status st = slm_catalog_find(m->cat, id, &e);
     if (st != SLM_OK) return st;
     uint64_t estimate = e.footprint_estimate, est = 0;
-    if (m->be.estimate && m->be.estimate(m->be.user, &e, &est) == SLM_OK && est) estimate = est;
+    if (known && same_source(&prev, &e)) estimate = known;
+    else if (m->be.estimate && m->be.estimate(m->be.user, &e, &est) == SLM_OK && est)
+        estimate = est;
     uint64_t footprint = e.footprint_measured ? e.footprint_measured : estimate;
 
     pthread_mutex_lock(&m->mu);

@@ -44,6 +44,7 @@ int fake_backend_index(struct fake_backend *b, const char *id) {
 
 static slm_status fake_estimate(void *user, const struct slm_catalog_entry *e, uint64_t *bytes) {
     struct fake_backend *b = user;
+    atomic_fetch_add(&b->estimates, 1);
     int i = fake_backend_index(b, e->id);
     if (i < 0 || !b->models[i].estimate) return SLM_E_NOT_FOUND;
     *bytes = b->models[i].estimate;

@@ -47,7 +47,7 @@ struct fake_backend {
     struct fake_model models[FAKE_MAX_MODELS];
     int n_models;
     atomic_int load_calls[FAKE_MAX_MODELS];
-    atomic_int loads_total, in_flight, max_in_flight, unloads, live, leased_unloads;
+    atomic_int loads_total, in_flight, max_in_flight, unloads, live, leased_unloads, estimates;
     /* While unload_hold is set, unload() waits (counted in unloads_held) until it is cleared:
      * tests see what the manager does while a backend unload is in progress. */
     atomic_bool unload_hold;

@@ -810,6 +810,25 @@ static void states_and_progress(void **state) {
     env_free(v);
 }
 
+/* A request already past its deadline is refused without starting a load or evicting. */
+static void past_deadline_starts_nothing(void **state) {
+    (void)state;
+    struct env *v = env_new(100, 3);
+    v->p.keep_alive_ns = SLM_KEEP_ALIVE_FOREVER;
+    env_model(v, "a", 100, 0);
+    env_model(v, "b", 100, 0);
+    env_start(v);
+    touch(v, "a");
+    struct slm_acquire_params ap = slm_acquire_default_params();
+    ap.deadline_ns = fake_clock_now(&v->clk);
+    slm_lease *l = NULL;
+    assert_int_equal(slm_manager_acquire(v->m, "b", &ap, &l), SLM_E_BUSY);
+    assert_int_equal(atomic_load(&v->fb.load_calls[fake_backend_index(&v->fb, "b")]), 0);
+    assert_true(is_loaded(v, "a"));
+    assert_int_equal(mstatus(v, "a").stats.evictions, 0);
+    env_free(v);
+}
+
 /* The backend's estimate (a file read) is asked once per model source: a model loaded again
  * reuses it until its catalog entry changes. */
 static void estimate_once_per_source(void **state) {
@@ -994,6 +1013,7 @@ int main(void) {
         cmocka_unit_test(stats_health_json),
         cmocka_unit_test(fallback_chain),
         cmocka_unit_test(states_and_progress),
+        cmocka_unit_test(past_deadline_starts_nothing),
         cmocka_unit_test(estimate_once_per_source),
         cmocka_unit_test(unload_spares_waiting_requests),
         cmocka_unit_test(unload_outside_the_lock),

@@ -876,7 +876,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
             st = slm__error(r->fail_status, "%s", r->fail_detail);
             break;
         }
-        if (!r->job && !r->queued) {
+        /* A request past its deadline starts no load (nor the evictions a load may need). */
+        if (!r->job && !r->queued && now_ns(m) < deadline) {
             r->entry = e;
             r->estimate = estimate;
             if ((st = start_episode(m, r, footprint)) != SLM_OK) break;
@@ -902,7 +903,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
         if (now_ns(m) >= deadline) {
             st = slm__error(SLM_E_BUSY, "model '%s' not ready by the deadline (%s)", r->id,
                             r->queued ? "waiting for memory: no resident model can be evicted"
-                                      : "still loading");
+                            : r->job  ? "still loading"
+                                      : "not loaded");
             break;
         }
         if (m->retiring) { /* this request's admission evicted: free that memory first */

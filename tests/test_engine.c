@@ -265,6 +265,7 @@ struct stress {
     long served, busy, unloads, unload_busy, pins, releases, held_checks, violations;
     long embeds, embed_texts, embed_cached;
     uint64_t max_late_ns; /* reported, not asserted: deadlines are unit-tested on a fake clock */
+    long late[3];         /* refusals later than 1 ms, 10 ms, 100 ms after their deadline */
     pthread_mutex_t mu;
 };
 
@@ -275,6 +276,7 @@ struct worker {
     long served, busy, unloads, unload_busy, pins, releases, held_checks, violations;
     long embeds, embed_texts, embed_cached;
     uint64_t max_late;
+    long late[3];
     slm_lease *held; /* a lease kept across operations, on held_model */
     const struct fixture *held_model;
     int held_ops;
@@ -309,6 +311,8 @@ static void outcome(struct worker *w, const char *what, const char *id, slm_stat
     if (st == SLM_E_BUSY || st == SLM_E_TIMEOUT) w->busy++;
     else violation(w, what, id, st);
     if (t > deadline && t - deadline > w->max_late) w->max_late = t - deadline;
+    for (int k = 0, ms = 1; k < 3; k++, ms *= 10)
+        if (t > deadline && t - deadline > (uint64_t)ms * SLM_NS_PER_MS) w->late[k]++;
 }
 
 static void release_held(struct worker *w) {
@@ -398,6 +402,7 @@ static void *stress_worker(void *p) {
     s->held_checks += w->held_checks, s->violations += w->violations;
     s->embeds += w->embeds, s->embed_texts += w->embed_texts, s->embed_cached += w->embed_cached;
     if (w->max_late > s->max_late_ns) s->max_late_ns = w->max_late;
+    for (int k = 0; k < 3; k++) s->late[k] += w->late[k];
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }
@@ -459,12 +464,13 @@ static void stress_16_threads(void **state) {
         loads += ms.stats.loads;
     }
     printf("stress: 16 threads x %ld ops in %.1f s (%.0f ops/s): %ld requests served, %ld busy "
-           "by their deadline, latest refusal %.1f ms after its deadline; %llu loads, %llu "
+           "by their deadline, latest refusal %.1f ms after its deadline (%ld > 1 ms, %ld > 10 ms, "
+           "%ld > 100 ms late); %llu loads, %llu "
            "evictions, %ld unloads, %ld unloads refused (leased or awaited), %ld releases, %ld "
            "pin changes; %ld checks of a held lease; %ld embedding requests (%ld texts, embedding "
            "cache hit rate %.3f); %ld violations\n",
            per_thread, secs, (double)total / secs, s.served, s.busy,
-           (double)s.max_late_ns / 1e6, (unsigned long long)loads,
+           (double)s.max_late_ns / 1e6, s.late[0], s.late[1], s.late[2], (unsigned long long)loads,
            (unsigned long long)evictions, s.unloads, s.unload_busy, s.releases, s.pins,
            s.held_checks, s.embeds, s.embed_texts, g.cache_hit_rate, s.violations);
     assert_int_equal(s.violations, 0);

@@ -79,13 +79,13 @@ struct slm_manager {
     pthread_cond_t load_cv; /* loader threads */
     struct mrec **recs;
     size_t n_recs, cap_recs;
-    uint64_t used;      /* sum of reserved, plus the bytes of retiring handles */
-    uint64_t releasing; /* bytes of retiring handles */
-    int n_releasing;    /* retiring handles */
-    int n_active;       /* records with reserved > 0, plus retiring handles */
+    uint64_t used;             /* sum of reserved, plus the bytes of retiring handles */
+    uint64_t releasing;        /* bytes of retiring handles */
+    int n_releasing;           /* retiring handles */
+    int n_active;              /* records with reserved > 0, plus retiring handles */
     struct retiring *retiring; /* handles to give back to the backend, outside the lock */
     bool timed;                /* the clock is CLOCK_MONOTONIC: waits can be timed on it */
-    int queue_len; /* requests waiting for memory */
+    int queue_len;             /* requests waiting for memory */
     uint64_t seq, gen_counter, rng;
     struct slm_load_ctl *jobs_head; /* loader queue, FIFO */
     bool stopping;
@@ -404,8 +404,8 @@ static void fail_episode(slm_manager *m, struct mrec *r, slm_status st, const ch
  * are checked again when their memory is back, not the system reading, which need not rise
  * when mapped weights are dropped. */
 static bool admit_one(slm_manager *m, struct mrec *r) {
-    bool budget_fits = m->used + r->footprint <= m->p.memory_budget &&
-                       m->n_active + 1 <= m->p.max_models;
+    bool budget_fits =
+        m->used + r->footprint <= m->p.memory_budget && m->n_active + 1 <= m->p.max_models;
     if (!(r->planned && budget_fits)) {
         if (!plan_room(m, r, r->footprint, true)) return false;
         if (evict_victims(m)) {
@@ -852,7 +852,8 @@ slm_status slm_manager_acquire(slm_manager *m, const char *id, const struct slm_
     slm_status st = slm_catalog_find(m->cat, id, &e);
     if (st != SLM_OK) return st;
     uint64_t estimate = e.footprint_estimate, est = 0;
-    if (known && same_source(&prev, &e)) estimate = known;
+    if (known && same_source(&prev, &e))
+        estimate = known;
     else if (m->be.estimate && m->be.estimate(m->be.user, &e, &est) == SLM_OK && est)
         estimate = est;
     uint64_t footprint = e.footprint_measured ? e.footprint_measured : estimate;
@@ -995,8 +996,7 @@ slm_status slm_manager_unload(slm_manager *m, const char *id) {
     } else if (r && r->waiters > 0) {
         /* Those requests are leases about to be granted: an unload would fail them (or make
          * them load again) although their deadline has not passed. */
-        st = slm__error(SLM_E_BUSY, "model '%s' has %d requests waiting for it", r->id,
-                        r->waiters);
+        st = slm__error(SLM_E_BUSY, "model '%s' has %d requests waiting for it", r->id, r->waiters);
     } else if (r && r->state == SLM_MODEL_LOADED) {
         unload_rec(m, r, UNLOAD_EXPLICIT);
     } else if (r) {

@@ -1,7 +1,11 @@
 /* Scalar reference dot products of a weight row with an activation row in the weight type's
- * partner format. Integer sums are exact per block; blocks are accumulated in float (the plain
- * float types in double). The SIMD kernels are tested against these. */
+ * partner format. BF16 and the legacy blocks follow llama.cpp's x86 summation order exactly (the
+ * golden outputs are computed that way, and their rounded activations amplify any difference);
+ * the K-quants sum blocks in float, the plain float types in double. The SIMD kernels are tested
+ * against these. */
 #include "tensor/internal.h"
+
+#include <math.h>
 
 float slm__dot_f32_scalar(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
@@ -17,90 +21,140 @@ float slm__dot_f16_scalar(int64_t n, const void *w, const void *x) {
     return (float)s;
 }
 
+/* BF16 rows meet in llama.cpp's order (its activations are BF16 too), so the rounding of every
+ * partial sum is the reference's. vdpbf16ps: lane l of 16 adds the product of elements 2l+1 and
+ * then of 2l of each 32-element step, each product exact in float and each add rounded. */
+static inline void dpbf16_step(float acc[16], const slm_bf16 *a, const slm_bf16 *b) {
+    for (int l = 0; l < 16; l++) {
+        acc[l] += slm__bf16_to_f32(a[2 * l + 1]) * slm__bf16_to_f32(b[2 * l + 1]);
+        acc[l] += slm__bf16_to_f32(a[2 * l]) * slm__bf16_to_f32(b[2 * l]);
+    }
+}
+
+/* _mm512_reduce_add_ps: lanes folded in halves, 8 then 4, 2 and 1 apart. */
+float slm__hsum16_ref(const float v[16]) {
+    float t[8];
+    for (int i = 0; i < 8; i++) t[i] = v[i + 8] + v[i];
+    return slm__hsum8_ref(t);
+}
+
+/* The 8-lane horizontal sum of llama.cpp's x86 kernels (hsum_float_8). */
+float slm__hsum8_ref(const float v[8]) {
+    float r0 = v[4] + v[0], r1 = v[5] + v[1], r2 = v[6] + v[2], r3 = v[7] + v[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
+/* Matrix x vector (ggml_vec_dot_bf16): two accumulators over 64-element steps, each reduced, the
+ * two sums and the leftover products added in double. */
 float slm__dot_bf16_scalar(int64_t n, const void *w, const void *x) {
     const slm_bf16 *a = w, *b = x;
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]);
+    float c1[16] = {0}, c2[16] = {0};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        dpbf16_step(c1, a + i, b + i);
+        dpbf16_step(c2, a + i + 32, b + i + 32);
+    }
+    double s = (double)slm__hsum16_ref(c1);
+    s += (double)slm__hsum16_ref(c2);
+    for (; i < n; i++) s += (double)(slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]));
     return (float)s;
+}
+
+/* Matrix x matrix (llamafile's tinyBLAS, used by llama.cpp for batches of 2 or more): one
+ * accumulator over 32-element steps; rows of other lengths take the matrix x vector order. */
+float slm__dot_bf16_batch_scalar(int64_t n, const void *w, const void *x) {
+    if (n % 32 != 0) return slm__dot_bf16_scalar(n, w, x);
+    const slm_bf16 *a = w, *b = x;
+    float c[16] = {0};
+    for (int64_t i = 0; i < n; i += 32) dpbf16_step(c, a + i, b + i);
+    return slm__hsum16_ref(c);
+}
+
+/* Legacy blocks in llama.cpp's x86 order: lane k of 8 holds the exact integer sum of elements
+ * 4k..4k+3 of a block, and is added times the block's scale product with one FMA into an 8-lane
+ * accumulator, block after block; the Q4_1/Q5_1 min terms chain through one FMA each; then the
+ * 8-lane horizontal sum. The SIMD kernels reproduce this bit for bit. */
+static inline void block_lanes(float acc[8], float d, const int q[SLM_QK], const int8_t *y) {
+    for (int k = 0; k < 8; k++) {
+        int s = 0;
+        for (int j = 4 * k; j < 4 * k + 4; j++) s += q[j] * y[j];
+        acc[k] = fmaf(d, (float)s, acc[k]);
+    }
+}
+
+/* Element j of a legacy block's 4-bit (plus fifth bit) field; off is subtracted. */
+static inline void unpack_nibbles(const uint8_t *qs, const uint8_t *qh, int off, int q[SLM_QK]) {
+    uint32_t h = 0;
+    if (qh) memcpy(&h, qh, 4);
+    for (int j = 0; j < SLM_QK / 2; j++) {
+        q[j] = ((qs[j] & 0xf) | (int)(((h >> j) & 1) << 4)) - off;
+        q[j + 16] = ((qs[j] >> 4) | (int)(((h >> (j + 16)) & 1) << 4)) - off;
+    }
+}
+
+static inline float dscale(slm_f16 a, slm_f16 b) {
+    return slm__f16_to_f32(a) * slm__f16_to_f32(b);
 }
 
 float slm__dot_q8_0_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q8_0 *a = w, *b = x;
-    float s = 0;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / SLM_QK; i++) {
-        int sum = 0;
-        for (int j = 0; j < SLM_QK; j++) sum += a[i].qs[j] * b[i].qs[j];
-        s += (float)sum * (slm__f16_to_f32(a[i].d) * slm__f16_to_f32(b[i].d));
+        int q[SLM_QK];
+        for (int j = 0; j < SLM_QK; j++) q[j] = a[i].qs[j];
+        block_lanes(acc, dscale(a[i].d, b[i].d), q, b[i].qs);
     }
-    return s;
+    return slm__hsum8_ref(acc);
 }
 
 float slm__dot_q4_0_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q4_0 *a = w;
     const slm_block_q8_0 *b = x;
-    float s = 0;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / SLM_QK; i++) {
-        int sum = 0;
-        for (int j = 0; j < SLM_QK / 2; j++) {
-            sum += ((a[i].qs[j] & 0xf) - 8) * b[i].qs[j];
-            sum += ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
-        }
-        s += (float)sum * (slm__f16_to_f32(a[i].d) * slm__f16_to_f32(b[i].d));
+        int q[SLM_QK];
+        unpack_nibbles(a[i].qs, NULL, 8, q);
+        block_lanes(acc, dscale(a[i].d, b[i].d), q, b[i].qs);
     }
-    return s;
+    return slm__hsum8_ref(acc);
 }
 
 float slm__dot_q4_1_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q4_1 *a = w;
     const slm_block_q8_1 *b = x;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
     for (int64_t i = 0; i < n / SLM_QK; i++) {
-        int sum = 0;
-        for (int j = 0; j < SLM_QK / 2; j++) {
-            sum += (a[i].qs[j] & 0xf) * b[i].qs[j];
-            sum += (a[i].qs[j] >> 4) * b[i].qs[j + 16];
-        }
-        s += (float)sum * (slm__f16_to_f32(a[i].d) * slm__f16_to_f32(b[i].d)) +
-             slm__f16_to_f32(a[i].m) * slm__f16_to_f32(b[i].s);
+        int q[SLM_QK];
+        unpack_nibbles(a[i].qs, NULL, 0, q);
+        summs = fmaf(slm__f16_to_f32(a[i].m), slm__f16_to_f32(b[i].s), summs);
+        block_lanes(acc, dscale(a[i].d, b[i].d), q, b[i].qs);
     }
-    return s;
+    return slm__hsum8_ref(acc) + summs;
 }
 
 float slm__dot_q5_0_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q5_0 *a = w;
     const slm_block_q8_0 *b = x;
-    float s = 0;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / SLM_QK; i++) {
-        uint32_t qh;
-        memcpy(&qh, a[i].qh, 4);
-        int sum = 0;
-        for (int j = 0; j < SLM_QK / 2; j++) {
-            int q0 = ((a[i].qs[j] & 0xf) | (int)(((qh >> j) & 1) << 4)) - 16;
-            int q1 = ((a[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16;
-            sum += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
-        }
-        s += (float)sum * (slm__f16_to_f32(a[i].d) * slm__f16_to_f32(b[i].d));
+        int q[SLM_QK];
+        unpack_nibbles(a[i].qs, a[i].qh, 16, q);
+        block_lanes(acc, dscale(a[i].d, b[i].d), q, b[i].qs);
     }
-    return s;
+    return slm__hsum8_ref(acc);
 }
 
 float slm__dot_q5_1_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q5_1 *a = w;
     const slm_block_q8_1 *b = x;
-    float s = 0;
+    float acc[8] = {0}, summs = 0;
     for (int64_t i = 0; i < n / SLM_QK; i++) {
-        uint32_t qh;
-        memcpy(&qh, a[i].qh, 4);
-        int sum = 0;
-        for (int j = 0; j < SLM_QK / 2; j++) {
-            int q0 = (a[i].qs[j] & 0xf) | (int)(((qh >> j) & 1) << 4);
-            int q1 = (a[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
-            sum += q0 * b[i].qs[j] + q1 * b[i].qs[j + 16];
-        }
-        s += (float)sum * (slm__f16_to_f32(a[i].d) * slm__f16_to_f32(b[i].d)) +
-             slm__f16_to_f32(a[i].m) * slm__f16_to_f32(b[i].s);
+        int q[SLM_QK];
+        unpack_nibbles(a[i].qs, a[i].qh, 0, q);
+        summs = fmaf(slm__f16_to_f32(a[i].m), slm__f16_to_f32(b[i].s), summs);
+        block_lanes(acc, dscale(a[i].d, b[i].d), q, b[i].qs);
     }
-    return s;
+    return slm__hsum8_ref(acc) + summs;
 }
 
 /* Q4_K/Q5_K: sum_g d*sc_g*<q_g, y_g> - dmin*m_g*sum(y_g), times the activation scale; the

@@ -1,8 +1,8 @@
-/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). Legacy blocks go four
- * per step as two 512-bit pairs through VNNI (vpdpbusd) with their f16 scales gathered by one word
- * permute; K-quant groups in pairs; BF16 uses vdpbf16ps; Q8_0/Q4_0 also have four-row forms for
- * matrix x vector. Integer parts are exact; only float summation order differs from the reference.
- */
+/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). BF16 uses vdpbf16ps in
+ * the reference's order; K-quant groups go in pairs through VNNI (vpdpbusd); Q8_0/Q4_0 have
+ * four-row forms for matrix x vector that keep the reference order of each row. The single-row
+ * legacy dots are the AVX2 ones: the reference order is an 8-lane chain per row. Integer parts
+ * are exact. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
@@ -15,30 +15,11 @@ static inline float h2f(slm_f16 h) {
 static inline __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
-static inline __m512i load2x32(const int8_t *a, const int8_t *b) {
-    return join(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
-}
 /* Nibbles of a legacy block as 32 bytes (elements 0..15 low, 16..31 high). */
 static inline __m256i nibbles32(const uint8_t *qs) {
     __m128i t = _mm_loadu_si128((const __m128i *)qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
 }
-/* The single-block forms zero the upper half so it adds nothing. */
-static inline __m512i lo_only(__m256i v) {
-    return _mm512_zextsi256_si512(v);
-}
-/* Signed x signed bytes via VNNI (unsigned x signed): move a's sign onto b. */
-static inline __m512i dot_i8i8(__m512i a, __m512i b) {
-    __mmask64 neg = _mm512_movepi8_mask(a);
-    __m512i sb = _mm512_mask_sub_epi8(b, neg, _mm512_setzero_si512(), b);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(a), sb);
-}
-/* Unsigned weights u with offset: sum (u - off) * y. */
-static inline __m512i dot_off(__m512i u, __m512i y, __m512i off) {
-    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
-    return _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
-}
-
 float slm__dot_f32_avx512(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -73,214 +54,32 @@ float slm__dot_f16_avx512(int64_t n, const void *w, const void *x) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* BF16: llama.cpp's own kernels on this ISA (see dot.c): the matrix x vector form with two
+ * accumulators, the batch form with one. */
 float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
     const slm_bf16 *a = w, *b = x;
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(a + i),
+        c1 = _mm512_dpbf16_ps(c1, (__m512bh)_mm512_loadu_si512(a + i),
                               (__m512bh)_mm512_loadu_si512(b + i));
-        s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(a + i + 32),
+        c2 = _mm512_dpbf16_ps(c2, (__m512bh)_mm512_loadu_si512(a + i + 32),
                               (__m512bh)_mm512_loadu_si512(b + i + 32));
     }
-    for (; i < n; i += 32) {
-        __mmask32 m = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
-        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_maskz_loadu_epi16(m, a + i),
-                              (__m512bh)_mm512_maskz_loadu_epi16(m, b + i));
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    double s = (double)_mm512_reduce_add_ps(c1);
+    s += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++) s += (double)(slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]));
+    return (float)s;
 }
 
-/* ---- block scales: the f16 fields of four consecutive blocks gathered with one word permute
- * over two 64-byte loads (the second masked to the bytes the four blocks hold) ---- */
-#define REP8(v) v, v, v, v, v, v, v, v
-#define REP4(v) v, v, v, v
-/* Word w of blocks of s words: [blk0 x8 | blk1 x8 | blk2 x8 | blk3 x8], to meet block pairs. */
-#define PAIR_IDX(s, w)                                                                             \
-    { REP8(w), REP8((s) + (w)), REP8(2 * (s) + (w)), REP8(3 * (s) + (w)) }
-/* The same with four lanes per block (blk k in lanes 4k..4k+3), for the four-block layout. */
-#define QUAD_IDX(s, w)                                                                             \
-    { REP4(w), REP4((s) + (w)), REP4(2 * (s) + (w)), REP4(3 * (s) + (w)) }
-/* One lane per block (lanes 0..3), for per-block scalars like the Q4_1 min term. */
-#define ONE_IDX(s, w)                                                                              \
-    { w, (s) + (w), 2 * (s) + (w), 3 * (s) + (w) }
-
-enum { D_Q4_0, D_Q4_1, M_Q4_1, D_Q5_0, D_Q5_1, M_Q5_1, D_Q8_0, D_Q8_1, S_Q8_1, N_IDX };
-static const uint16_t pair_idx[N_IDX][32] = {
-    [D_Q4_0] = PAIR_IDX(9, 0),  [D_Q4_1] = PAIR_IDX(10, 0), [D_Q5_0] = PAIR_IDX(11, 0),
-    [D_Q5_1] = PAIR_IDX(12, 0), [D_Q8_0] = PAIR_IDX(17, 0), [D_Q8_1] = PAIR_IDX(18, 0),
-};
-static const uint16_t one_idx[N_IDX][32] = {
-    [M_Q4_1] = ONE_IDX(10, 1),
-    [M_Q5_1] = ONE_IDX(12, 1),
-    [S_Q8_1] = ONE_IDX(18, 1),
-};
-static const uint16_t quad_idx[N_IDX][32] = {
-    [D_Q4_0] = QUAD_IDX(9, 0),
-    [D_Q8_0] = QUAD_IDX(17, 0),
-};
-
-static inline __mmask64 tail_mask(size_t block_bytes) {
-    size_t t = 4 * block_bytes - 64; /* every block is at least 18 bytes */
-    return t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << t) - 1);
-}
-static inline __m512i gather_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
-    return _mm512_maskz_permutex2var_epi16(lanes, _mm512_loadu_si512(p), idx,
-                                           _mm512_maskz_loadu_epi8(tail, (const uint8_t *)p + 64));
-}
-/* Pair layout: [d0 x8 | d1 x8] and [d2 x8 | d3 x8] as floats. */
-static inline void pair_scales(const void *p, __m512i idx, __mmask64 tail, __m512 *s01,
-                               __m512 *s23) {
-    __m512i v = gather_halves(p, idx, tail, ~(__mmask32)0);
-    *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
-    *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
-}
-/* 16 floats from the low 16 gathered words (quad layout); lanes outside `lanes` are 0. */
-static inline __m512 low_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(gather_halves(p, idx, tail, lanes)));
-}
-#define IDX(table, k) _mm512_loadu_si512((table)[k])
-
-/* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
-static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
-    __m256i t =
-        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                _mm_loadu_si128((const __m128i *)q1), 1);
-    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
-    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
-    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
-}
-/* 0x10 in byte j of block k's half where bit j of its qh is set, for blocks k and k+1. */
-static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
-    uint32_t h0, h1;
-    memcpy(&h0, qh0, 4);
-    memcpy(&h1, qh1, 4);
-    return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
-}
-
-float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
-    const slm_block_q8_0 *a = w, *b = x;
-    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m512 w01, w23, x01, x23;
-        pair_scales(&a[i], iq8, tq8, &w01, &w23);
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
-        __m512i p01 = dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
-        __m512i p23 =
-            dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
-        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
-        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
-    }
-    for (; i < nb; i++) {
-        __m512i p = dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
-                             lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)));
-        acc0 =
-            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
-    const slm_block_q4_0 *a = w;
-    const slm_block_q8_0 *b = x;
-    const __m512i eight = _mm512_set1_epi8(8);
-    const __m512i iq4 = IDX(pair_idx, D_Q4_0), iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq4 = tail_mask(sizeof *a), tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m512 w01, w23, x01, x23;
-        pair_scales(&a[i], iq4, tq4, &w01, &w23);
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
-        __m512i p01 =
-            dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
-        __m512i p23 = dot_off(nibbles_pair(a[i + 2].qs, a[i + 3].qs),
-                              load2x32(b[i + 2].qs, b[i + 3].qs), eight);
-        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
-        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
-    }
-    for (; i < nb; i++) {
-        __m512i p = dot_off(lo_only(nibbles32(a[i].qs)),
-                            lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight);
-        acc0 =
-            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-/* Q4_1, Q5_0, Q5_1: four blocks per step as two 512-bit pairs; unsigned weights meet the
- * activations in VNNI, Q5_0's -16 offset comes off with a second VNNI on the activations, the
- * Q4_1/Q5_1 min terms m_w * s_x are gathered per block. */
-enum legacy_kind { K_Q4_1, K_Q5_0, K_Q5_1 };
-
-static inline __m512i legacy_pair(enum legacy_kind k, const void *w, int64_t i, __m512i y) {
-    size_t bs = k == K_Q4_1   ? sizeof(slm_block_q4_1)
-                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
-                              : sizeof(slm_block_q5_1);
-    const uint8_t *b0 = (const uint8_t *)w + (size_t)i * bs, *b1 = b0 + bs;
-    size_t qs = k == K_Q4_1   ? offsetof(slm_block_q4_1, qs)
-                : k == K_Q5_0 ? offsetof(slm_block_q5_0, qs)
-                              : offsetof(slm_block_q5_1, qs);
-    __m512i v = nibbles_pair(b0 + qs, b1 + qs);
-    if (k != K_Q4_1) {
-        size_t qh = k == K_Q5_0 ? offsetof(slm_block_q5_0, qh) : offsetof(slm_block_q5_1, qh);
-        v = _mm512_or_si512(v, fifth_bits_pair(b0 + qh, b1 + qh));
-    }
-    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
-    if (k == K_Q5_0)
-        p = _mm512_sub_epi32(p,
-                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
-    return p;
-}
-
-static inline __attribute__((always_inline)) float
-legacy_dot(enum legacy_kind k, int64_t n, const void *w, const void *x, slm_vec_dot_fn tail) {
-    size_t wb = k == K_Q4_1   ? sizeof(slm_block_q4_1)
-                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
-                              : sizeof(slm_block_q5_1);
-    bool q8_1 = k != K_Q5_0;
-    size_t xb = q8_1 ? sizeof(slm_block_q8_1) : sizeof(slm_block_q8_0);
-    size_t xqs = q8_1 ? offsetof(slm_block_q8_1, qs) : offsetof(slm_block_q8_0, qs);
-    const __m512i iw = IDX(pair_idx, k == K_Q4_1 ? D_Q4_1 : k == K_Q5_0 ? D_Q5_0 : D_Q5_1);
-    const __m512i ix = IDX(pair_idx, q8_1 ? D_Q8_1 : D_Q8_0);
-    const __m512i im = IDX(one_idx, k == K_Q4_1 ? M_Q4_1 : M_Q5_1), is = IDX(one_idx, S_Q8_1);
-    const __mmask64 tw = tail_mask(wb), tx = tail_mask(xb);
-    const uint8_t *wp = w, *xp = x;
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        const uint8_t *wi = wp + (size_t)i * wb, *xi = xp + (size_t)i * xb;
-        __m512 w01, w23, x01, x23;
-        pair_scales(wi, iw, tw, &w01, &w23);
-        pair_scales(xi, ix, tx, &x01, &x23);
-        __m512i y01 = load2x32((const int8_t *)(xi + xqs), (const int8_t *)(xi + xb + xqs));
-        __m512i y23 =
-            load2x32((const int8_t *)(xi + 2 * xb + xqs), (const int8_t *)(xi + 3 * xb + xqs));
-        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01),
-                               _mm512_cvtepi32_ps(legacy_pair(k, w, i, y01)), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23),
-                               _mm512_cvtepi32_ps(legacy_pair(k, w, i + 2, y23)), acc1);
-        if (q8_1)
-            accm = _mm512_fmadd_ps(low_halves(wi, im, tw, 0xf), low_halves(xi, is, tx, 0xf), accm);
-    }
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
-    if (i < nb) s += tail(n - i * SLM_QK, wp + (size_t)i * wb, xp + (size_t)i * xb);
-    return s;
-}
-
-float slm__dot_q4_1_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q4_1, n, w, x, slm__dot_q4_1_avx2);
-}
-float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q5_0, n, w, x, slm__dot_q5_0_avx2);
-}
-float slm__dot_q5_1_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q5_1, n, w, x, slm__dot_q5_1_avx2);
+float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x) {
+    if (n % 32 != 0) return slm__dot_bf16_avx512(n, w, x);
+    const slm_bf16 *a = w, *b = x;
+    __m512 c = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        c = _mm512_dpbf16_ps(c, (__m512bh)_mm512_loadu_si512(a + i),
+                             (__m512bh)_mm512_loadu_si512(b + i));
+    return _mm512_reduce_add_ps(c);
 }
 
 /* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block as 16 int32 lanes [sc0..sc7 | m0..m7],
@@ -411,88 +210,71 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
 
 /* ---- four weight rows against one activation row ----
  * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
- * activation (its loads, scales and the offset correction) is done once for four rows. */
+ * activation (its loads, scale and the offset correction) is done once for four rows. The legacy
+ * types keep each row's chain in the reference order (dot.c), two rows per register: lanes 0-7
+ * belong to one row, 8-15 to the next. */
 
-/* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * sum(y) excess is
- * subtracted by starting each row's VNNI accumulation from its negation. */
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+/* [a x8 | b x8] */
+static inline __m512 halves_set(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+static inline void store_pair(__m512 acc, float *out) {
+    out[0] = hsum8(_mm512_castps512_ps256(acc));
+    out[1] = hsum8(_mm512_extractf32x8_ps(acc, 1));
+}
+
+/* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * (lane sums of y)
+ * excess subtracted. */
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
     const slm_block_q8_0 *b = x;
     const uint8_t *wr = w;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    for (; i + 4 <= nb; i += 4) {
-        __m512 x01, x23;
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512i y01 = load2x32(b[i].qs, b[i + 1].qs), y23 = load2x32(b[i + 2].qs, b[i + 3].qs);
-        __m512i z01 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y01));
-        __m512i z23 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y23));
-        for (int r = 0; r < 4; r++) {
-            const slm_block_q8_0 *a = (const slm_block_q8_0 *)(wr + r * stride) + i;
-            __m512 w01, w23;
-            pair_scales(a, iq8, tq8, &w01, &w23);
-            __m512i p01 =
-                _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
-            __m512i p23 =
-                _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(p01), acc[r]);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(p23), acc[r]);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m512i off = _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y);
+        float dy = h2f(b[i].d);
+        for (int r = 0; r < 4; r += 2) {
+            const slm_block_q8_0 *a0 = (const slm_block_q8_0 *)(wr + r * stride) + i;
+            const slm_block_q8_0 *a1 = (const slm_block_q8_0 *)(wr + (r + 1) * stride) + i;
+            __m512i q = join(_mm256_loadu_si256((const __m256i *)a0->qs),
+                             _mm256_loadu_si256((const __m256i *)a1->qs));
+            __m512i p = _mm512_sub_epi32(
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(q, flip), y), off);
+            acc[r / 2] = _mm512_fmadd_ps(halves_set(h2f(a0->d) * dy, h2f(a1->d) * dy),
+                                         _mm512_cvtepi32_ps(p), acc[r / 2]);
         }
     }
-    for (int r = 0; r < 4; r++) {
-        float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb)
-            s += slm__dot_q8_0_avx512(n - i * SLM_QK, (const slm_block_q8_0 *)(wr + r * stride) + i,
-                                      b + i);
-        out[r] = s;
-    }
+    store_pair(acc[0], out);
+    store_pair(acc[1], out + 2);
 }
 
-/* Q4_0: four blocks per step as [low nibbles of blocks 0..3 | ...] against the matching 16-byte
- * halves of the activation blocks; the -8 offset again enters as the accumulator's start. */
-static inline __m512i load4x16(const void *p0, const void *p1, const void *p2, const void *p3) {
-    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p0));
-    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p1), 1);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p2), 2);
-    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p3), 3);
-}
-
+/* Q4_0: unsigned nibbles against the activation, the -8 offset (8 * lane sums of y) subtracted. */
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
     const slm_block_q8_0 *b = x;
     const uint8_t *wr = w;
-    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-    const __m512i iw = IDX(quad_idx, D_Q4_0), ix = IDX(quad_idx, D_Q8_0);
-    const __mmask64 tw = tail_mask(sizeof(slm_block_q4_0)), tx = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    for (; i + 4 <= nb; i += 4) {
-        __m512 xs = low_halves(&b[i], ix, tx, 0xffff);
-        __m512i ylo = load4x16(b[i].qs, b[i + 1].qs, b[i + 2].qs, b[i + 3].qs);
-        __m512i yhi = load4x16(b[i].qs + 16, b[i + 1].qs + 16, b[i + 2].qs + 16, b[i + 3].qs + 16);
-        __m512i z = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, ylo);
-        z = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(z, eight, yhi));
-        for (int r = 0; r < 4; r++) {
-            const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
-            __m512 ws = low_halves(a, iw, tw, 0xffff);
-            __m512i q = load4x16(a[0].qs, a[1].qs, a[2].qs, a[3].qs);
-            __m512i p = _mm512_dpbusd_epi32(z, _mm512_and_si512(q, low4), ylo);
-            p = _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), yhi);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(ws, xs), _mm512_cvtepi32_ps(p), acc[r]);
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b[i].qs));
+        __m512i off = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), y);
+        float dy = h2f(b[i].d);
+        for (int r = 0; r < 4; r += 2) {
+            const slm_block_q4_0 *a0 = (const slm_block_q4_0 *)(wr + r * stride) + i;
+            const slm_block_q4_0 *a1 = (const slm_block_q4_0 *)(wr + (r + 1) * stride) + i;
+            __m512i q = join(nibbles32(a0->qs), nibbles32(a1->qs));
+            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y), off);
+            acc[r / 2] = _mm512_fmadd_ps(halves_set(h2f(a0->d) * dy, h2f(a1->d) * dy),
+                                         _mm512_cvtepi32_ps(p), acc[r / 2]);
         }
     }
-    for (int r = 0; r < 4; r++) {
-        float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb)
-            s += slm__dot_q4_0_avx512(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i,
-                                      b + i);
-        out[r] = s;
-    }
+    store_pair(acc[0], out);
+    store_pair(acc[1], out + 2);
 }
 
 /* F16: the activation's conversion to float is shared by the four rows. */

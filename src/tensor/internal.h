@@ -149,6 +149,9 @@ struct slm_type_kernels {
      * they differ from the file quantizer (Q8_0, Q8_1), else from_float. */
     slm_from_float_fn act_from_float;
     slm_vec_dot_fn vec_dot;   /* for the requested level (best available at or below it) */
+    /* The dot for batches of 2 or more activation rows, where llama.cpp's order differs from its
+     * matrix x vector one (BF16); vec_dot elsewhere. */
+    slm_vec_dot_fn vec_dot_batch;
     slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
@@ -158,6 +161,12 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
+slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level);
+
+/* The horizontal sums of llama.cpp's x86 kernels, in scalar form: 8 lanes (hsum_float_8) and 16
+ * lanes (_mm512_reduce_add_ps, folded in halves). */
+float slm__hsum8_ref(const float v[8]);
+float slm__hsum16_ref(const float v[16]);
 
 /* Scalar reference kernels (quant.c, dot.c). */
 #define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
@@ -194,8 +203,16 @@ void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n);
     float slm__dot_q6_k_##sfx(int64_t n, const void *w, const void *x);
 SLM__VEC_DOT_DECLS(scalar)
 SLM__VEC_DOT_DECLS(avx2)
-SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
+float slm__dot_f32_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_f16_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_scalar(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_avx2(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x);
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);

@@ -121,7 +121,7 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
     if (!pool) nth = 1;
     struct mm_ctx c = {
         .w = w,
-        .dot = k.vec_dot,
+        .dot = n >= 2 ? k.vec_dot_batch : k.vec_dot,
         .dot4 = k.vec_dot4,
         .x = x,
         .n = n,

@@ -274,12 +274,12 @@ void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
 
-/* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL). In-place OK. */
+/* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL), in llama.cpp's order. In-place OK. */
 void slm__rms_norm(float *out, const float *x, const float *w, int64_t n, float eps);
 /* out = (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL). In-place OK. */
 void slm__layer_norm(float *out, const float *x, const float *w, const float *b, int64_t n,
                      float eps);
-/* In place: x = softmax(x). */
+/* In place: x = softmax(x), in llama.cpp's order (16-element chunks through its vector exp). */
 void slm__softmax(float *x, int64_t n);
 /* In place on one token's heads: x is [n_head][head_dim]; rotates the first n_rot dims of each
  * head by angle pos * freq_scale * theta^(-2i/n_rot). neox pairs dim i with i + n_rot/2 (GPT-NeoX,
@@ -287,9 +287,13 @@ void slm__softmax(float *x, int64_t n);
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox);
 void slm__silu(float *out, const float *x, int64_t n);      /* x * sigmoid(x); in-place OK */
+/* llama.cpp's AVX-512 exp (ggml_v_expf) on one value: silu, swiglu and softmax use it on 16-element
+ * chunks, as the reference does. */
+float slm__expf_ref(float x);
 void slm__gelu_tanh(float *out, const float *x, int64_t n); /* tanh approximation */
 void slm__gelu_erf(float *out, const float *x, int64_t n);  /* exact erf form */
-/* out = silu(gate) * up; out may alias gate or up. */
+/* out = silu(gate) * up; out may alias gate or up. One row of the reference at a time: its
+ * chunks of 16 start at the row. */
 void slm__swiglu(float *out, const float *gate, const float *up, int64_t n);
 void slm__add(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
 void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
@@ -302,8 +306,11 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasin
  * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
  * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
  * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
- * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
+ * p % nth == ith, using its own scratch of >= SLM_ATTN_SCRATCH(pos0 + n_q) floats (run it from a
+ * pool function). Scores and weights follow the reference's order (see ops.c): a batch (n_q >= 2)
+ * takes its matrix x matrix order, a single query its matrix x vector one. */
 #define SLM_ATTN_MAX_HEAD_DIM 4096
+#define SLM_ATTN_SCRATCH(n_keys) (((n_keys) + 15) / 16 * 16)
 struct slm_attn {
     int64_t n_q, n_head, n_head_kv, head_dim, pos0;
     float scale;
@@ -314,10 +321,11 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
                     int nth);
 
 /* One head's cache rows: n_keys rows of d elements, `stride` elements apart, F32 or F16 (f16).
- * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t. */
+ * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t; F16 rows in the
+ * reference's batch or single-token order (batch). */
 struct slm_attn_rows {
     const void *base;
-    bool f16;
+    bool f16, batch;
     int64_t stride, n_keys, d;
 };
 

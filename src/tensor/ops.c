@@ -220,8 +220,9 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n) {
 }
 
 /* Angles are formed the way llama.cpp does (pos * theta^(-2i/n_rot) by repeated float
- * multiplication, then cosf/sinf), so rotated values track the reference engine's; cos/sin are
- * computed once per pair and applied to every head. */
+ * multiplication, then cosf/sinf), and the rotation rounds as its compiled form does (the first
+ * product of each line fused into the add), so rotated values are the reference engine's; cos/sin
+ * are computed once per pair and applied to every head. */
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox) {
     SLM_ASSERT(n_rot % 2 == 0 && n_rot <= head_dim);
@@ -233,8 +234,8 @@ void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_
         for (int64_t h = 0; h < n_head; h++) {
             float *v = x + h * head_dim;
             float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+            v[a] = fmaf(x0, c, -(x1 * s));
+            v[b] = fmaf(x0, s, x1 * c);
         }
     }
 }

@@ -210,9 +210,10 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
 
 /* ---- four weight rows against one activation row ----
  * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
- * activation (its loads, scale and the offset correction) is done once for four rows. The legacy
- * types keep each row's chain in the reference order (dot.c), two rows per register: lanes 0-7
- * belong to one row, 8-15 to the next. */
+ * activation (its loads, scales and the offset correction) is done once for four rows. The legacy
+ * types keep each row's chain in the reference order (dot.c): one 8-lane FMA per block and row.
+ * The integer work goes two blocks per 512-bit step ([block i | block i+1]); the scale products
+ * of 16 blocks at a time come from gathers, so a step's FMAs broadcast them from memory. */
 
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
@@ -220,61 +221,99 @@ static inline float hsum8(__m256 v) {
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-/* [a x8 | b x8] */
-static inline __m512 halves_set(float a, float b) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+
+#define SCALE_RUN 16 /* blocks whose scale products one gather serves */
+
+/* The f16 at the start of each of m <= 16 blocks `bytes` apart, as floats (0 past m). */
+static inline __m512 block_scales(const void *p, size_t bytes, int m) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)bytes));
+    __mmask16 k = (__mmask16)((1u << m) - 1);
+    __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, idx, p, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
 }
-static inline void store_pair(__m512 acc, float *out) {
-    out[0] = hsum8(_mm512_castps512_ps256(acc));
-    out[1] = hsum8(_mm512_extractf32x8_ps(acc, 1));
+
+/* acc += s[0] * lanes 0-7 of p, then s[1] * lanes 8-15 (blocks i and i+1 of one row). */
+static inline __m256 fma_pair(__m256 acc, const float *s, __m512i p) {
+    __m512 f = _mm512_cvtepi32_ps(p);
+    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(s), _mm512_castps512_ps256(f), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(s + 1), _mm512_extractf32x8_ps(f, 1), acc);
 }
+static inline __m256 fma_one(__m256 acc, float s, __m512i p) {
+    return _mm256_fmadd_ps(_mm256_set1_ps(s), _mm512_castps512_ps256(_mm512_cvtepi32_ps(p)), acc);
+}
+
+/* Nibbles of blocks i and i+1 in element order, [lo_i hi_i | lo_i+1 hi_i+1]. */
+static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
+    __m256i t =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
+                                _mm_loadu_si128((const __m128i *)q1), 1);
+    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
+    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* The loop shared by the four-row kernels: WQ(r, i) gives row r's weights of blocks i, i+1 as
+ * unsigned bytes and OFF the per-step offset correction, WQ1/OFF1 the same for one block. */
+#define DOT4_LOOP(WT, WQ, OFF, WQ1, OFF1)                                                          \
+    const slm_block_q8_0 *b = x;                                                                   \
+    const WT *row[4];                                                                              \
+    for (int r = 0; r < 4; r++) row[r] = (const WT *)((const uint8_t *)w + r * stride);            \
+    const int64_t nb = n / SLM_QK;                                                                 \
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),               \
+                     _mm256_setzero_ps()};                                                         \
+    float sc[4][SCALE_RUN];                                                                        \
+    for (int64_t i0 = 0; i0 < nb; i0 += SCALE_RUN) {                                               \
+        const int m = (int)SLM_MIN(SCALE_RUN, nb - i0);                                           \
+        __m512 dy = block_scales(&b[i0].d, sizeof *b, m);                                          \
+        for (int r = 0; r < 4; r++)                                                                \
+            _mm512_storeu_ps(sc[r],                                                                \
+                             _mm512_mul_ps(block_scales(&row[r][i0].d, sizeof(WT), m), dy));       \
+        int k = 0;                                                                                 \
+        for (; k + 2 <= m; k += 2) {                                                               \
+            const int64_t i = i0 + k;                                                              \
+            __m512i y = join(_mm256_loadu_si256((const __m256i *)b[i].qs),                         \
+                             _mm256_loadu_si256((const __m256i *)b[i + 1].qs));                    \
+            __m512i off = OFF;                                                                     \
+            for (int r = 0; r < 4; r++)                                                            \
+                acc[r] = fma_pair(                                                                 \
+                    acc[r], &sc[r][k],                                                             \
+                    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), WQ, y), off));    \
+        }                                                                                          \
+        if (k < m) {                                                                               \
+            const int64_t i = i0 + k;                                                              \
+            __m512i y = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)b[i].qs));      \
+            __m512i off = OFF1;                                                                    \
+            for (int r = 0; r < 4; r++)                                                            \
+                acc[r] = fma_one(                                                                  \
+                    acc[r], sc[r][k],                                                              \
+                    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), WQ1, y), off));   \
+        }                                                                                          \
+    }                                                                                              \
+    for (int r = 0; r < 4; r++) out[r] = hsum8(acc[r])
 
 /* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * (lane sums of y)
  * excess subtracted. */
+#define Q8_PAIR(r, i)                                                                              \
+    _mm512_xor_si512(join(_mm256_loadu_si256((const __m256i *)row[r][i].qs),                      \
+                          _mm256_loadu_si256((const __m256i *)row[r][(i) + 1].qs)),               \
+                     _mm512_set1_epi8((char)0x80))
+#define Q8_ONE(r, i)                                                                               \
+    _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)row[r][i].qs)),   \
+                     _mm512_set1_epi8((char)0x80))
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const slm_block_q8_0 *b = x;
-    const uint8_t *wr = w;
     const __m512i flip = _mm512_set1_epi8((char)0x80);
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t i = 0; i < n / SLM_QK; i++) {
-        __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b[i].qs));
-        __m512i off = _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y);
-        float dy = h2f(b[i].d);
-        for (int r = 0; r < 4; r += 2) {
-            const slm_block_q8_0 *a0 = (const slm_block_q8_0 *)(wr + r * stride) + i;
-            const slm_block_q8_0 *a1 = (const slm_block_q8_0 *)(wr + (r + 1) * stride) + i;
-            __m512i q = join(_mm256_loadu_si256((const __m256i *)a0->qs),
-                             _mm256_loadu_si256((const __m256i *)a1->qs));
-            __m512i p = _mm512_sub_epi32(
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(q, flip), y), off);
-            acc[r / 2] = _mm512_fmadd_ps(halves_set(h2f(a0->d) * dy, h2f(a1->d) * dy),
-                                         _mm512_cvtepi32_ps(p), acc[r / 2]);
-        }
-    }
-    store_pair(acc[0], out);
-    store_pair(acc[1], out + 2);
+    DOT4_LOOP(slm_block_q8_0, Q8_PAIR(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y),
+              Q8_ONE(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y));
 }
 
 /* Q4_0: unsigned nibbles against the activation, the -8 offset (8 * lane sums of y) subtracted. */
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const slm_block_q8_0 *b = x;
-    const uint8_t *wr = w;
-    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int64_t i = 0; i < n / SLM_QK; i++) {
-        __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b[i].qs));
-        __m512i off = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), y);
-        float dy = h2f(b[i].d);
-        for (int r = 0; r < 4; r += 2) {
-            const slm_block_q4_0 *a0 = (const slm_block_q4_0 *)(wr + r * stride) + i;
-            const slm_block_q4_0 *a1 = (const slm_block_q4_0 *)(wr + (r + 1) * stride) + i;
-            __m512i q = join(nibbles32(a0->qs), nibbles32(a1->qs));
-            __m512i p = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y), off);
-            acc[r / 2] = _mm512_fmadd_ps(halves_set(h2f(a0->d) * dy, h2f(a1->d) * dy),
-                                         _mm512_cvtepi32_ps(p), acc[r / 2]);
-        }
-    }
-    store_pair(acc[0], out);
-    store_pair(acc[1], out + 2);
+    const __m512i eight = _mm512_set1_epi8(8);
+    DOT4_LOOP(slm_block_q4_0, nibbles_pair(row[r][i].qs, row[r][i + 1].qs),
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y),
+              _mm512_zextsi256_si512(nibbles32(row[r][i].qs)),
+              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
 }
 
 /* F16: the activation's conversion to float is shared by the four rows. */

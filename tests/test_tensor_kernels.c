@@ -18,7 +18,8 @@ static const slm_type compute_types[] = {
 
 /* Error budget of a SIMD dot against the scalar reference: the integer block sums are exact, so
  * only float summation order differs. Relative to sum |w_i x_i| of the dequantized operands.
- * BF16 and the legacy blocks sum in the reference engine's order at every level: none. */
+ * BF16, the legacy blocks and the K super-blocks sum in the reference engine's order at every
+ * level: none. */
 #define DOT_REL_BUDGET 1e-6
 
 static double dot_budget(slm_type t) {
@@ -29,6 +30,9 @@ static double dot_budget(slm_type t) {
     case SLM_TYPE_Q4_1:
     case SLM_TYPE_Q5_0:
     case SLM_TYPE_Q5_1:
+    case SLM_TYPE_Q4_K:
+    case SLM_TYPE_Q5_K:
+    case SLM_TYPE_Q6_K:
         return 0.0;
     default:
         return DOT_REL_BUDGET;

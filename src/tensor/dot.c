@@ -157,11 +157,41 @@ float slm__dot_q5_1_scalar(int64_t n, const void *w, const void *x) {
     return slm__hsum8_ref(acc) + summs;
 }
 
-/* Q4_K/Q5_K: sum_g d*sc_g*<q_g, y_g> - dmin*m_g*sum(y_g), times the activation scale; the
- * activation group sums come from the Q8_K bsums. */
+/* K super-blocks in llama.cpp's AVX2 order (the one its AVX-512 builds use): lane m of 8 holds
+ * the exact integer sum over the 32-element chunks of scale x (elements 4m..4m+3 of the chunk);
+ * per super-block one FMA adds it times d = d_x * d_w into an 8-lane accumulator. Element c * 32
+ * + e of the super-block has weight q[...] and scale sc(c, e / 16). */
+static void k_lanes(float acc[8], float d, const int q[SLM_QK_K], const int8_t *y,
+                    const int sc[SLM_QK_K / 16]) {
+    int lane[8] = {0};
+    for (int c = 0; c < SLM_QK_K / 32; c++)
+        for (int m = 0; m < 8; m++) {
+            int s = 0;
+            for (int e = 4 * m; e < 4 * m + 4; e++) s += q[32 * c + e] * y[32 * c + e];
+            lane[m] += sc[2 * c + m / 4] * s;
+        }
+    for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)lane[m], acc[m]);
+}
+
+/* The 6-bit scales and mins of a Q4_K/Q5_K super-block (see k_scale_min in quant.c). */
+static void k_scales_mins_ref(const uint8_t *scales, int sc[8], int mn[8]) {
+    for (int g = 0; g < 8; g++) {
+        if (g < 4) {
+            sc[g] = scales[g] & 63;
+            mn[g] = scales[g + 4] & 63;
+        } else {
+            sc[g] = (scales[g + 4] & 0xf) | ((scales[g - 4] >> 6) << 4);
+            mn[g] = (scales[g + 4] >> 4) | ((scales[g] >> 6) << 4);
+        }
+    }
+}
+
+/* Q4_K/Q5_K: the min term -dmin * d_x * sum_g m_g * sum(y_g) takes the group sums from the Q8_K
+ * bsums: Q4_K adds lane k = m_2k s_2k + m_2k+1 s_2k+1 into a 4-lane accumulator (folded 0+2, 1+3,
+ * then together), Q5_K adds the total into one float, each by FMA. */
 static float dot_k_asym(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
-    float s = 0;
+    float acc[8] = {0}, accm[4] = {0}, summs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
         slm_f16 d16, dmin16;
@@ -172,31 +202,29 @@ static float dot_k_asym(int64_t n, const void *w, const void *x, bool five) {
             const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
             scales = a->scales, qs = a->qs, d16 = a->d, dmin16 = a->dmin;
         }
-        int sum_q = 0, sum_m = 0;
+        int sc8[8], mn[8], sc[16], q[SLM_QK_K];
+        k_scales_mins_ref(scales, sc8, mn);
         for (int g = 0; g < 8; g++) {
-            int sc, m;
-            if (g < 4) {
-                sc = scales[g] & 63;
-                m = scales[g + 4] & 63;
-            } else {
-                sc = (scales[g + 4] & 0xf) | ((scales[g - 4] >> 6) << 4);
-                m = (scales[g + 4] >> 4) | ((scales[g] >> 6) << 4);
-            }
-            const uint8_t *q = qs + 32 * (g / 2);
-            const int8_t *y = b[i].qs + 32 * g;
-            int dot = 0;
+            sc[2 * g] = sc[2 * g + 1] = sc8[g];
+            const uint8_t *qg = qs + 32 * (g / 2);
             for (int l = 0; l < 32; l++) {
-                int v = (g & 1) ? q[l] >> 4 : q[l] & 0xf;
+                int v = (g & 1) ? qg[l] >> 4 : qg[l] & 0xf;
                 if (qh) v |= ((qh[l] >> g) & 1) << 4;
-                dot += v * y[l];
+                q[32 * g + l] = v;
             }
-            sum_q += sc * dot;
-            sum_m += m * (b[i].bsums[2 * g] + b[i].bsums[2 * g + 1]);
         }
-        s += b[i].d * slm__f16_to_f32(d16) * (float)sum_q -
-             b[i].d * slm__f16_to_f32(dmin16) * (float)sum_m;
+        const float dmin = -b[i].d * slm__f16_to_f32(dmin16);
+        int prod[4];
+        for (int k = 0; k < 4; k++)
+            prod[k] = mn[2 * k] * (b[i].bsums[4 * k] + b[i].bsums[4 * k + 1]) +
+                      mn[2 * k + 1] * (b[i].bsums[4 * k + 2] + b[i].bsums[4 * k + 3]);
+        if (five)
+            summs = fmaf(dmin, (float)(prod[0] + prod[1] + prod[2] + prod[3]), summs);
+        else
+            for (int k = 0; k < 4; k++) accm[k] = fmaf(dmin, (float)prod[k], accm[k]);
+        k_lanes(acc, b[i].d * slm__f16_to_f32(d16), q, b[i].qs, sc);
     }
-    return s;
+    return slm__hsum8_ref(acc) + (five ? summs : (accm[0] + accm[2]) + (accm[1] + accm[3]));
 }
 
 float slm__dot_q4_k_scalar(int64_t n, const void *w, const void *x) {
@@ -209,9 +237,9 @@ float slm__dot_q5_k_scalar(int64_t n, const void *w, const void *x) {
 float slm__dot_q6_k_scalar(int64_t n, const void *w, const void *x) {
     const slm_block_q6_k *a = w;
     const slm_block_q8_k *b = x;
-    float s = 0;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        int q[SLM_QK_K];
+        int q[SLM_QK_K], sc[16];
         const uint8_t *ql = a[i].ql, *qh = a[i].qh;
         for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
             for (int l = 0; l < 32; l++) {
@@ -221,13 +249,8 @@ float slm__dot_q6_k_scalar(int64_t n, const void *w, const void *x) {
                 q[128 * h + l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
             }
         }
-        int sum = 0;
-        for (int g = 0; g < 16; g++) {
-            int dot = 0;
-            for (int l = 0; l < 16; l++) dot += q[16 * g + l] * b[i].qs[16 * g + l];
-            sum += a[i].scales[g] * dot;
-        }
-        s += slm__f16_to_f32(a[i].d) * b[i].d * (float)sum;
+        for (int g = 0; g < 16; g++) sc[g] = a[i].scales[g];
+        k_lanes(acc, b[i].d * slm__f16_to_f32(a[i].d), q, b[i].qs, sc);
     }
-    return s;
+    return slm__hsum8_ref(acc);
 }

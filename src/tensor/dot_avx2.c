@@ -1,6 +1,6 @@
 /* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact (maddubs/madd).
- * BF16 and the legacy blocks sum in the scalar reference's order (llama.cpp's), so they equal it
- * bit for bit; the other types differ from it only by float summation order. */
+ * BF16, the legacy blocks and the K super-blocks sum in the scalar reference's order (llama.cpp's),
+ * so they equal it bit for bit; F32/F16 differ from it only by float summation order. */
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -172,10 +172,24 @@ static inline __m128i k_scales_mins(const uint8_t *q) {
     return _mm_setr_epi32((int)s_lo, (int)s_hi, (int)m_lo, (int)m_hi);
 }
 
+/* The Q4_K/Q5_K min terms of dot.c: lane k = m_2k s_2k + m_2k+1 s_2k+1 over the group sums of the
+ * activation (pairs of bsums); sm holds the mins in bytes 8..15. */
+static inline __m128i k_min_terms(__m128i sm, const int16_t *bsums) {
+    __m128i s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                               _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), s);
+}
+static inline int hsum_i32x4(__m128i v) {
+    v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
 static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
     const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    float summs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
         float d, dmin;
@@ -214,13 +228,16 @@ static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five)
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        /* min term: mins times the pairwise sums of the 16 bsums (per-group activation sums) */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mins = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)), ys);
-        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(dmin * b[i].d), _mm256_cvtepi32_ps(mins), acc_min);
+        __m128i prod = k_min_terms(sm, b[i].bsums);
+        const float dm = -b[i].d * dmin;
+        if (five)
+            summs = fmaf(dm, (float)hsum_i32x4(prod), summs);
+        else
+            acc_min = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(prod), acc_min);
     }
-    return hsum8(acc) - hsum8(acc_min);
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return hsum8(acc) + (five ? summs : _mm_cvtss_f32(acc_min));
 }
 
 float slm__dot_q4_k_avx2(int64_t n, const void *w, const void *x) {
@@ -256,20 +273,17 @@ float slm__dot_q6_k_avx2(int64_t n, const void *w, const void *x) {
                 _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), two), 4));
             for (int k = 0; k < 4; k++) {
-                /* q in 0..63 (value + 32): the -32 is taken out below with the bsums */
-                __m256i p =
-                    _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                /* q in 0..63 (value + 32): the 32 comes off each pair before the scale, so
+                 * every lane holds the reference's sum */
+                __m256i yk = _mm256_loadu_si256((const __m256i *)(y + 32 * k));
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk),
+                                             _mm256_maddubs_epi16(_mm256_set1_epi8(32), yk));
                 __m256i s =
                     _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
-        /* stored values are q + 32: take off 32 * sum_g sc_g * sum(y_g) */
-        __m256i off =
-            _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales)),
-                              _mm256_loadu_si256((const __m256i *)b[i].bsums));
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc);
 }

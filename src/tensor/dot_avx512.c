@@ -1,11 +1,12 @@
 /* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). BF16 uses vdpbf16ps in
- * the reference's order; K-quant groups go in pairs through VNNI (vpdpbusd); Q8_0/Q4_0 have
- * four-row forms for matrix x vector that keep the reference order of each row. The single-row
- * legacy dots are the AVX2 ones: the reference order is an 8-lane chain per row. Integer parts
- * are exact. */
+ * the reference's order; K-quant groups go in pairs through VNNI (vpdpbusd) into the reference's
+ * 8 lanes; Q8_0/Q4_0 have four-row forms for matrix x vector that keep the reference order of
+ * each row. The single-row legacy dots are the AVX2 ones: the reference order is an 8-lane chain
+ * per row. Integer parts are exact. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 
 static inline float h2f(slm_f16 h) {
@@ -95,9 +96,22 @@ static inline __m512i k_scales_mins(const uint8_t *q) {
     return _mm512_cvtepu8_epi32(_mm_setr_epi32((int)s_lo, (int)s_hi, (int)m_lo, (int)m_hi));
 }
 
-/* Q4_K/Q5_K: each 32-byte chunk of qs holds groups 2j (low nibbles) and 2j+1 (high), whose
- * activations are the 64 contiguous bytes at 64j: one 512-bit step per pair of groups. The min
- * term sum_g m_g * sum(y_g) comes from the activation's bsums, vectorised. */
+/* The reference's 8 lanes from 16 whose halves hold two groups' quads: integer adds, exact. */
+static inline __m256 fold_lanes(__m512i sumi) {
+    return _mm256_cvtepi32_ps(
+        _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)));
+}
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Q4_K/Q5_K in the reference order of dot.c: each 32-byte chunk of qs holds groups 2j (low
+ * nibbles) and 2j+1 (high), whose activations are the 64 contiguous bytes at 64j: one 512-bit
+ * step per pair of groups, lanes 0-7 for one group and 8-15 for the other, folded into the
+ * reference's 8 lanes. The min terms come from the activation's bsums as there. */
 static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
     const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
@@ -107,8 +121,9 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
         _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
         _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6),
     };
-    __m512 acc = _mm512_setzero_ps();
-    __m256 acc_min = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    float summs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
         const slm_f16 *dd;
@@ -119,9 +134,7 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
             const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
             scales = a->scales, qs = a->qs, dd = &a->d;
         }
-        uint32_t d2;
-        memcpy(&d2, dd, 4); /* d and dmin, adjacent */
-        __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2)), _mm_set1_ps(b[i].d));
+        __m128 dm = _mm_set_ss(b[i].d * _cvtsh_ss(dd[0]));
         __m512i sm = k_scales_mins(scales);
         __m512i hb = _mm512_setzero_si512();
         if (qh) {
@@ -141,19 +154,23 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(pair_idx[j], sm)));
         }
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), _mm512_cvtepi32_ps(sumi), acc);
-        /* pairwise sums of the 16 bsums = per-group activation sums */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mins = _mm256_mullo_epi32(_mm512_extracti64x4_epi64(sm, 1), ys);
-        acc_min = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
-                                  _mm256_cvtepi32_ps(mins), acc_min);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), fold_lanes(sumi), acc);
+        __m128i gs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[i].bsums),
+                                    _mm_loadu_si128((const __m128i *)(b[i].bsums + 8)));
+        __m128i prod =
+            _mm_madd_epi16(_mm256_cvtepi32_epi16(_mm512_extracti64x4_epi64(sm, 1)), gs);
+        const float dmin = -b[i].d * _cvtsh_ss(dd[1]);
+        if (five) {
+            __m128i t = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+            summs = fmaf(dmin, (float)_mm_cvtsi128_si32(t), summs);
+        } else {
+            acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_min);
+        }
     }
-    __m256 m = acc_min;
-    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4);
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return hsum8(acc) + (five ? summs : _mm_cvtss_f32(acc_min));
 }
 
 float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x) {
@@ -163,9 +180,9 @@ float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x) {
     return dot_k_asym_avx512(n, w, x, true);
 }
 
-/* Q6_K: per half, [q0|q1] and [q2|q3] each meet 64 contiguous activation bytes; the 16-element
- * group scales are widened to one int32 per 16 bytes. The stored values are q + 32: the excess
- * 32 * sum_g sc_g * sum(y_g) is taken off with one madd over the bsums. */
+/* Q6_K in the reference order of dot.c: per half, [q0|q1] and [q2|q3] each meet 64 contiguous
+ * activation bytes; the 16-element group scales are widened to one int32 per 16 bytes. The stored
+ * values are q + 32: 32 * (lane sums of y) comes off each lane before its scale. */
 float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
     const slm_block_q6_k *a = w;
     const slm_block_q8_k *b = x;
@@ -176,16 +193,13 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
         _mm512_set_epi32(11, 11, 11, 11, 10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8),
         _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12),
     };
-    __m512 acc = _mm512_setzero_ps();
+    const __m512i s32 = _mm512_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *ql = a[i].ql, *qh = a[i].qh;
         const int8_t *y = b[i].qs;
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)a[i].scales);
-        __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
-        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
-                                        _mm256_loadu_si256((const __m256i *)b[i].bsums));
-        __m512i sumi = _mm512_zextsi256_si512(
-            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)a[i].scales));
+        __m512i sumi = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
             __m512i l = _mm512_loadu_si512(ql);
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
@@ -195,17 +209,19 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
             __m512i q23 = _mm512_or_si512(
                 _mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), three), 4));
-            __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512(y));
-            __m512i p23 =
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
+            __m512i y01 = _mm512_loadu_si512(y), y23 = _mm512_loadu_si512(y + 64);
+            __m512i p01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), s32, y01));
+            __m512i p23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), s32, y23));
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p01, _mm512_permutexvar_epi32(idx[2 * h], sc32)));
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p23, _mm512_permutexvar_epi32(idx[2 * h + 1], sc32)));
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), fold_lanes(sumi), acc);
     }
-    return _mm512_reduce_add_ps(acc);
+    return hsum8(acc);
 }
 
 /* ---- four weight rows against one activation row ----
@@ -215,12 +231,6 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
  * The integer work goes two blocks per 512-bit step ([block i | block i+1]); the scale products
  * of 16 blocks at a time come from gathers, so a step's FMAs broadcast them from memory. */
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 #define SCALE_RUN 16 /* blocks whose scale products one gather serves */
 

@@ -264,7 +264,8 @@ static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
 }
 
 /* The loop shared by the four-row kernels: WQ(r, i) gives row r's weights of blocks i, i+1 as
- * unsigned bytes and OFF the per-step offset correction, WQ1/OFF1 the same for one block. */
+ * unsigned bytes and OFF the per-step offset correction (its negation starts each row's VNNI
+ * sums), WQ1/OFF1 the same for one block. */
 #define DOT4_LOOP(WT, WQ, OFF, WQ1, OFF1)                                                          \
     const slm_block_q8_0 *b = x;                                                                   \
     const WT *row[4];                                                                              \
@@ -284,20 +285,16 @@ static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
             const int64_t i = i0 + k;                                                              \
             __m512i y = join(_mm256_loadu_si256((const __m256i *)b[i].qs),                         \
                              _mm256_loadu_si256((const __m256i *)b[i + 1].qs));                    \
-            __m512i off = OFF;                                                                     \
+            __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                          \
             for (int r = 0; r < 4; r++)                                                            \
-                acc[r] = fma_pair(                                                                 \
-                    acc[r], &sc[r][k],                                                             \
-                    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), WQ, y), off));    \
+                acc[r] = fma_pair(acc[r], &sc[r][k], _mm512_dpbusd_epi32(neg, WQ, y));             \
         }                                                                                          \
         if (k < m) {                                                                               \
             const int64_t i = i0 + k;                                                              \
             __m512i y = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)b[i].qs));      \
-            __m512i off = OFF1;                                                                    \
+            __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF1);                         \
             for (int r = 0; r < 4; r++)                                                            \
-                acc[r] = fma_one(                                                                  \
-                    acc[r], sc[r][k],                                                              \
-                    _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), WQ1, y), off));   \
+                acc[r] = fma_one(acc[r], sc[r][k], _mm512_dpbusd_epi32(neg, WQ1, y));              \
         }                                                                                          \
     }                                                                                              \
     for (int r = 0; r < 4; r++) out[r] = hsum8(acc[r])

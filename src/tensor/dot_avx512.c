@@ -1,7 +1,7 @@
 /* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). BF16 uses vdpbf16ps in
  * the reference's order; K-quant groups go in pairs through VNNI (vpdpbusd) into the reference's
  * 8 lanes; Q8_0/Q4_0 have four-row forms for matrix x vector that keep the reference order of
- * each row. The single-row legacy dots are the AVX2 ones: the reference order is an 8-lane chain
+ * each row (Q5_0 too). The single-row legacy dots are the AVX2 ones: the reference order is an 8-lane chain
  * per row. Integer parts are exact. */
 #include "tensor/internal.h"
 
@@ -321,6 +321,27 @@ void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y),
               _mm512_zextsi256_si512(nibbles32(row[r][i].qs)),
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
+}
+
+/* Q5_0: nibbles with their fifth bits (0..31), the -16 offset (16 * lane sums of y) subtracted.
+ * Block dots of K-quant files whose rows misfit 256 fall back to this type. */
+static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
+}
+#define Q5_PAIR(r, i)                                                                              \
+    _mm512_or_si512(nibbles_pair(row[r][i].qs, row[r][(i) + 1].qs),                               \
+                    fifth_bits_pair(row[r][i].qh, row[r][(i) + 1].qh))
+#define Q5_ONE(r, i)                                                                               \
+    _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \
+                    fifth_bits_pair(row[r][i].qh, zero4))
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    static const uint8_t zero4[4] = {0};
+    DOT4_LOOP(slm_block_q5_0, Q5_PAIR(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y),
+              Q5_ONE(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y));
 }
 
 /* F16: the activation's conversion to float is shared by the four rows. */

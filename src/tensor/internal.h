@@ -215,6 +215,7 @@ float slm__dot_bf16_batch_avx2(int64_t n, const void *w, const void *x);
 float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x);
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 

@@ -254,14 +254,22 @@ static inline __m256 fma_one(__m256 acc, float s, __m512i p) {
     return _mm256_fmadd_ps(_mm256_set1_ps(s), _mm512_castps512_ps256(_mm512_cvtepi32_ps(p)), acc);
 }
 
-/* Nibbles of blocks i and i+1 in element order, [lo_i hi_i | lo_i+1 hi_i+1]. */
-static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
-    __m256i t =
-        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                _mm_loadu_si128((const __m128i *)q1), 1);
-    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
-    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
+/* Nibbles of two consecutive blocks in element order, [lo_i hi_i | lo_i+1 hi_i+1], from one masked
+ * load of the pair (bs bytes per block, qs at byte offset off, both even): a word permute places
+ * each block's 16 bytes twice, the second copy shifted down a nibble. */
+static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
+    static const uint16_t twice[32] = {0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7,
+                                       0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7};
+    const __m512i idx =
+        _mm512_add_epi16(_mm512_loadu_si512(twice), _mm512_set1_epi16((short)(off / 2)));
+    const __m512i step = _mm512_mask_set1_epi16(_mm512_setzero_si512(), 0xffff0000u,
+                                                (short)(bs / 2));
+    __m512i v = _mm512_maskz_loadu_epi8(((__mmask64)1 << (bs + off + 16)) - 1, blk);
+    v = _mm512_permutexvar_epi16(_mm512_add_epi16(idx, step), v);
+    v = _mm512_mask_srli_epi16(v, 0xff00ff00u, v, 4);
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
 }
+
 
 /* The loop shared by the four-row kernels: WQ(r, i) gives row r's weights of blocks i, i+1 as
  * unsigned bytes and OFF the per-step offset correction (its negation starts each row's VNNI
@@ -317,7 +325,8 @@ void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *
 /* Q4_0: unsigned nibbles against the activation, the -8 offset (8 * lane sums of y) subtracted. */
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
     const __m512i eight = _mm512_set1_epi8(8);
-    DOT4_LOOP(slm_block_q4_0, nibbles_pair(row[r][i].qs, row[r][i + 1].qs),
+    DOT4_LOOP(slm_block_q4_0,
+              nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs)),
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y),
               _mm512_zextsi256_si512(nibbles32(row[r][i].qs)),
               _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
@@ -332,7 +341,8 @@ static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
     return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
 }
 #define Q5_PAIR(r, i)                                                                              \
-    _mm512_or_si512(nibbles_pair(row[r][i].qs, row[r][(i) + 1].qs),                               \
+    _mm512_or_si512(                                                                               \
+        nibbles_pair_at(&row[r][i], sizeof(slm_block_q5_0), offsetof(slm_block_q5_0, qs)),        \
                     fifth_bits_pair(row[r][i].qh, row[r][(i) + 1].qh))
 #define Q5_ONE(r, i)                                                                               \
     _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \

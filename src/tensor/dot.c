@@ -1,8 +1,7 @@
 /* Scalar reference dot products of a weight row with an activation row in the weight type's
- * partner format. BF16 and the legacy blocks follow llama.cpp's x86 summation order exactly (the
+ * partner format. BF16 and the block types follow llama.cpp's x86 summation order exactly (the
  * golden outputs are computed that way, and their rounded activations amplify any difference);
- * the K-quants sum blocks in float, the plain float types in double. The SIMD kernels are tested
- * against these. */
+ * the plain float types sum in double. The SIMD kernels are tested against these. */
 #include "tensor/internal.h"
 
 #include <math.h>

@@ -125,7 +125,7 @@ static void simd_dot4_match_reference(void **state) {
     (void)state;
     const int64_t blocks[] = {1, 3, 4, 5, 8, 9, 13, 64, 127};
     slm_cpu_level max = slm__cpu_level_detected();
-    int n_kernels = 0;
+    int n_kernels = 0, n_x2 = 0;
     for (size_t ti = 0; ti < SLM_ARRAY_LEN(compute_types); ti++) {
         slm_type t = compute_types[ti];
         struct slm_type_kernels k, pk;
@@ -145,8 +145,24 @@ static void simd_dot4_match_reference(void **state) {
                     f[i] = tu_rnd_normal() * (i < 4 * n ? 0.05f : 2.0f);
                 for (int r = 0; r < 4; r++) k.from_float(f + r * n, w + r * stride, n);
                 pk.from_float(f + 4 * n, xq, n);
-                float out[4];
+                float out[4], o2[2][4];
                 f4(n, w, stride, xq, out);
+                /* the two-column form: both columns as the four-row form computes them */
+                slm_vec_dot4x2_fn f42 = slm__vec_dot4x2_at(t, (slm_cpu_level)l);
+                if (f42) {
+                    size_t xb = slm_type_block_bytes(k.partner) * (size_t)blocks[bi];
+                    uint8_t *x2 = malloc(2 * xb + 64);
+                    memcpy(x2, xq, xb);
+                    for (int64_t e = 0; e < n; e++) f[4 * n + e] *= -0.5f;
+                    pk.from_float(f + 4 * n, x2 + xb + 64, n);
+                    f42(n, w, stride, x2, xb + 64, o2[0], o2[1]);
+                    float o1[4];
+                    f4(n, w, stride, x2 + xb + 64, o1);
+                    assert_memory_equal(o2[0], out, sizeof out);
+                    assert_memory_equal(o2[1], o1, sizeof o1);
+                    n_x2++;
+                    free(x2);
+                }
                 for (int r = 0; r < 4; r++) {
                     float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
                     k.to_float(w + r * stride, a, n);
@@ -170,7 +186,8 @@ static void simd_dot4_match_reference(void **state) {
                    slm__cpu_level_name((slm_cpu_level)l), worst, dot_budget(t));
         }
     }
-    printf("%d four-row kernels checked\n", n_kernels);
+    printf("%d four-row kernels checked, %d two-column cases\n", n_kernels, n_x2);
+    assert_true(n_x2 > 0 || slm__cpu_level_detected() < SLM_CPU_AVX512);
 }
 
 /* BF16's batch form (the reference's matrix x matrix order, one accumulator over 32-element

@@ -271,41 +271,67 @@ static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
 }
 
 
-/* The loop shared by the four-row kernels: WQ(r, i) gives row r's weights of blocks i, i+1 as
- * unsigned bytes and OFF the per-step offset correction (its negation starts each row's VNNI
- * sums), WQ1/OFF1 the same for one block. */
-#define DOT4_LOOP(WT, WQ, OFF, WQ1, OFF1)                                                          \
-    const slm_block_q8_0 *b = x;                                                                   \
+/* The loop shared by the four-row kernels, over NC activation columns xstride bytes apart (the
+ * rows' unpacked weights and scales serve every column): WQ(r, i) gives row r's weights of blocks
+ * i, i+1 as unsigned bytes and OFF the per-step offset correction of the column's y (its negation
+ * starts each row's VNNI sums), WQ1/OFF1 the same for one block. Column c's four results go to
+ * out[c]. */
+#define DOT4_LOOP(NC, WT, WQ, OFF, WQ1, OFF1)                                                      \
+    const slm_block_q8_0 *col[NC];                                                                 \
+    for (int c = 0; c < NC; c++)                                                                   \
+        col[c] = (const slm_block_q8_0 *)((const uint8_t *)x + (size_t)c * xstride);               \
     const WT *row[4];                                                                              \
     for (int r = 0; r < 4; r++) row[r] = (const WT *)((const uint8_t *)w + r * stride);            \
     const int64_t nb = n / SLM_QK;                                                                 \
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),               \
-                     _mm256_setzero_ps()};                                                         \
-    float sc[4][SCALE_RUN];                                                                        \
+    __m256 acc[NC][4];                                                                             \
+    for (int c = 0; c < NC; c++)                                                                   \
+        for (int r = 0; r < 4; r++) acc[c][r] = _mm256_setzero_ps();                               \
+    float sc[NC][4][SCALE_RUN];                                                                    \
     for (int64_t i0 = 0; i0 < nb; i0 += SCALE_RUN) {                                               \
         const int m = (int)SLM_MIN(SCALE_RUN, nb - i0);                                           \
-        __m512 dy = block_scales(&b[i0].d, sizeof *b, m);                                          \
-        for (int r = 0; r < 4; r++)                                                                \
-            _mm512_storeu_ps(sc[r],                                                                \
-                             _mm512_mul_ps(block_scales(&row[r][i0].d, sizeof(WT), m), dy));       \
+        for (int r = 0; r < 4; r++) {                                                              \
+            __m512 dw = block_scales(&row[r][i0].d, sizeof(WT), m);                                \
+            for (int c = 0; c < NC; c++)                                                           \
+                _mm512_storeu_ps(sc[c][r],                                                         \
+                                 _mm512_mul_ps(dw, block_scales(&col[c][i0].d,                     \
+                                                                sizeof(slm_block_q8_0), m)));      \
+        }                                                                                          \
         int k = 0;                                                                                 \
         for (; k + 2 <= m; k += 2) {                                                               \
             const int64_t i = i0 + k;                                                              \
-            __m512i y = join(_mm256_loadu_si256((const __m256i *)b[i].qs),                         \
-                             _mm256_loadu_si256((const __m256i *)b[i + 1].qs));                    \
-            __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                          \
-            for (int r = 0; r < 4; r++)                                                            \
-                acc[r] = fma_pair(acc[r], &sc[r][k], _mm512_dpbusd_epi32(neg, WQ, y));             \
+            __m512i yv[NC], neg[NC];                                                               \
+            for (int c = 0; c < NC; c++) {                                                         \
+                __m512i y = join(_mm256_loadu_si256((const __m256i *)col[c][i].qs),                \
+                                 _mm256_loadu_si256((const __m256i *)col[c][i + 1].qs));           \
+                yv[c] = y;                                                                         \
+                neg[c] = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                            \
+            }                                                                                      \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m512i q = WQ;                                                                    \
+                for (int c = 0; c < NC; c++)                                                       \
+                    acc[c][r] = fma_pair(acc[c][r], &sc[c][r][k],                                  \
+                                         _mm512_dpbusd_epi32(neg[c], q, yv[c]));                   \
+            }                                                                                      \
         }                                                                                          \
         if (k < m) {                                                                               \
             const int64_t i = i0 + k;                                                              \
-            __m512i y = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)b[i].qs));      \
-            __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF1);                         \
-            for (int r = 0; r < 4; r++)                                                            \
-                acc[r] = fma_one(acc[r], sc[r][k], _mm512_dpbusd_epi32(neg, WQ1, y));              \
+            __m512i yv[NC], neg[NC];                                                               \
+            for (int c = 0; c < NC; c++) {                                                         \
+                __m512i y =                                                                        \
+                    _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)col[c][i].qs));     \
+                yv[c] = y;                                                                         \
+                neg[c] = _mm512_sub_epi32(_mm512_setzero_si512(), OFF1);                           \
+            }                                                                                      \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m512i q = WQ1;                                                                   \
+                for (int c = 0; c < NC; c++)                                                       \
+                    acc[c][r] = fma_one(acc[c][r], sc[c][r][k],                                    \
+                                        _mm512_dpbusd_epi32(neg[c], q, yv[c]));                    \
+            }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    for (int r = 0; r < 4; r++) out[r] = hsum8(acc[r])
+    for (int c = 0; c < NC; c++)                                                                   \
+        for (int r = 0; r < 4; r++) out[c][r] = hsum8(acc[c][r])
 
 /* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * (lane sums of y)
  * excess subtracted. */
@@ -316,20 +342,32 @@ static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
 #define Q8_ONE(r, i)                                                                               \
     _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)row[r][i].qs)),   \
                      _mm512_set1_epi8((char)0x80))
-void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    DOT4_LOOP(slm_block_q8_0, Q8_PAIR(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y),
-              Q8_ONE(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y));
+#define Q8_OFF _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), y)
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
+}
+void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
 }
 
 /* Q4_0: unsigned nibbles against the activation, the -8 offset (8 * lane sums of y) subtracted. */
-void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const __m512i eight = _mm512_set1_epi8(8);
-    DOT4_LOOP(slm_block_q4_0,
-              nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs)),
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y),
-              _mm512_zextsi256_si512(nibbles32(row[r][i].qs)),
-              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, y));
+#define Q4_PAIR(r, i)                                                                              \
+    nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs))
+#define Q4_ONE(r, i)  _mm512_zextsi256_si512(nibbles32(row[r][i].qs))
+#define OFF_BY(v)     _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(v), y)
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
+}
+void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
 }
 
 /* Q5_0: nibbles with their fifth bits (0..31), the -16 offset (16 * lane sums of y) subtracted.
@@ -347,11 +385,17 @@ static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
 #define Q5_ONE(r, i)                                                                               \
     _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \
                     fifth_bits_pair(row[r][i].qh, zero4))
-void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const __m512i sixteen = _mm512_set1_epi8(16);
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
     static const uint8_t zero4[4] = {0};
-    DOT4_LOOP(slm_block_q5_0, Q5_PAIR(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y),
-              Q5_ONE(r, i), _mm512_dpbusd_epi32(_mm512_setzero_si512(), sixteen, y));
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
+}
+void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    static const uint8_t zero4[4] = {0};
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
 }
 
 /* F16: the activation's conversion to float is shared by the four rows. */

@@ -123,6 +123,10 @@ typedef float (*slm_vec_dot_fn)(int64_t n, const void *w, const void *x);
 /* Four weight rows (w, w + stride, ...) against one activation row: out[0..3]. Optional per type
  * and level; shares the activation-side work between the rows. */
 typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const void *x, float *out);
+/* The same four rows against two activation rows (x and x + xstride): out0[0..3], out1[0..3],
+ * each equal to what the four-row form gives; for batches, sharing the weight-side work. */
+typedef void (*slm_vec_dot4x2_fn)(int64_t n, const void *w, size_t stride, const void *x,
+                                  size_t xstride, float *out0, float *out1);
 
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
@@ -153,6 +157,7 @@ struct slm_type_kernels {
      * matrix x vector one (BF16); vec_dot elsewhere. */
     slm_vec_dot_fn vec_dot_batch;
     slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
+    slm_vec_dot4x2_fn vec_dot4x2; /* likewise */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL, partner SLM_TYPE_COUNT); the conversions are filled either way
@@ -161,6 +166,7 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
+slm_vec_dot4x2_fn slm__vec_dot4x2_at(slm_type t, slm_cpu_level level);
 slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level);
 
 /* The horizontal sums of llama.cpp's x86 kernels, in scalar form: 8 lanes (hsum_float_8) and 16
@@ -216,6 +222,12 @@ float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x);
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
+void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
+void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
 void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 

@@ -1,8 +1,8 @@
 /* The decoder against the reference outputs in ../shared/golden/logits: every prompt evaluated in
  * one batch with logits at every position, then the reference's generated tokens fed one at a
  * time (teacher forcing), comparing the top-16 logits at every position; then free-running greedy
- * generation compared with the reference tokens. Float models must match within 1e-3 of the
- * position's logit scale; quantized ones report top-1 agreement and logit errors. */
+ * generation compared with the reference tokens. Float models (BF16 included) must match within
+ * 1e-3 of the position's logit scale; quantized ones report top-1 agreement and logit errors. */
 // ctest-labels: tsan
 #include "testutil.h"
 
@@ -14,12 +14,12 @@
 
 #define FLOAT_REL_TOL 1e-3 /* |ours - ref| / max |ref| over the position's top 16 */
 /* BF16 and quantized models round activations (to BF16, Q8_0, Q8_1, Q8_K) before each matmul, as
- * the reference does. A 1e-7 difference in summation order can then move one activation across a
- * rounding boundary, a step of 2^-8 (BF16) or 1/127 of a block's scale (Q8) that the next layers
- * carry on: position by position the results are identical to ~1e-7 until such a flip. These
- * files are held to regression floors, and their numbers are reported. */
-#define BF16_REL_MAX 5e-3
-#define QUANT_TOP1_MIN 0.95
+ * the reference does: a difference in summation order anywhere upstream can move one activation
+ * across a rounding boundary, a step the next layers carry on. The engine sums BF16 and every
+ * quantized type in the reference's order (the logits of BF16 and the legacy types come out
+ * bit-identical, the K types within ~1e-6 or a rare flip); quantized files are held to the issue's
+ * top-1 target. */
+#define QUANT_TOP1_MIN 0.98
 
 struct stats {
     int positions, top1_agree;
@@ -52,8 +52,8 @@ static void compare_position(const float *ours, cJSON *pos, struct stats *st, in
 }
 
 static bool is_float_model(const char *path) {
-    return strstr(path, "-f32") || strstr(path, "-f16") || strstr(path, "stories260K") ||
-           strstr(path, "tiny-random");
+    return strstr(path, "-f32") || strstr(path, "-f16") || strstr(path, "-bf16") ||
+           strstr(path, "stories260K") || strstr(path, "tiny-random");
 }
 
 /* Returns false (after printing why) when the file misses its criterion. */
@@ -117,16 +117,12 @@ static bool check_golden(const char *golden_rel, const char *model_rel, const ch
     printf("%-44s kv=%s positions=%3d top1=%6.2f%% max_rel=%.2e mean_abs=%.2e max_abs=%.2e "
            "greedy=%d/%d\n", golden_rel, kv_type, st.positions, 100 * top1, st.max_rel,
            st.sum_abs / st.n_abs, st.max_abs, same, decided);
-    bool ok = true, bf16 = strstr(model_rel, "-bf16") != NULL;
+    bool ok = true;
     if (is_float_model(model_rel) && (st.max_rel > FLOAT_REL_TOL || same != decided)) {
         printf("  FAILS: float model needs max_rel <= %.0e and every decided greedy token\n",
                FLOAT_REL_TOL);
         ok = false;
-    } else if (bf16 && (st.max_rel > BF16_REL_MAX || same != decided)) {
-        printf("  FAILS: bf16 model needs max_rel <= %.0e and every decided greedy token\n",
-               BF16_REL_MAX);
-        ok = false;
-    } else if (!is_float_model(model_rel) && !bf16 && top1 < QUANT_TOP1_MIN) {
+    } else if (!is_float_model(model_rel) && top1 < QUANT_TOP1_MIN) {
         printf("  FAILS: top-1 agreement below %.0f%%\n", 100 * QUANT_TOP1_MIN);
         ok = false;
     }

@@ -10,7 +10,9 @@
 
 
 /* Budgets: |got - want| <= OPS_REL * |want| + OPS_ABS. The vector exp is ~2e-7 relative and erf
- * 1.5e-7 absolute; sums are float instead of double. */
+ * 1.5e-7 absolute; sums are float instead of double. The ops the decoder's numerics follow the
+ * reference engine with (rms_norm, softmax, silu, swiglu, F16-cache attention) must moreover
+ * equal the scalar level bit for bit at every level. */
 #define OPS_REL 2e-6
 #define OPS_ABS 1e-6
 /* Attention: softmax weights and the weighted sum over up to 100 keys. */
@@ -29,11 +31,30 @@ static void check(const char *op, int level, int64_t n, const float *got, const 
     }
 }
 
+/* out equals the scalar level's result, stored in ref[op] at level 0. */
+enum { R_RMS, R_SOFTMAX, R_SILU, R_SWIGLU, R_COUNT };
+static void same_as_scalar(const char *op, int level, int64_t n, const float *out, float *ref) {
+    if (level == 0) {
+        memcpy(ref, out, (size_t)n * 4);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&out[i], &ref[i], 4) != 0)
+            fail_msg("%s level %s n=%lld: [%lld] = %.9g, scalar level %.9g", op,
+                     slm__cpu_level_name((slm_cpu_level)level), (long long)n, (long long)i, out[i],
+                     ref[i]);
+}
+
 static void elementwise_ops(void **state) {
     (void)state;
     slm_cpu_level max = slm__cpu_level_detected();
+    float *ref[SLM_ARRAY_LEN(sizes)][R_COUNT];
+    for (size_t si = 0; si < SLM_ARRAY_LEN(sizes); si++)
+        for (int r = 0; r < R_COUNT; r++) ref[si][r] = malloc((size_t)sizes[si] * 4);
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
     for (int l = 0; l <= (int)max; l++) {
         slm__cpu_level_set((slm_cpu_level)l);
+        tu_rng_seed(seed); /* the same operands at every level */
         for (size_t si = 0; si < SLM_ARRAY_LEN(sizes); si++) {
             int64_t n = sizes[si];
             float *x = malloc(n * 4), *y = malloc(n * 4), *w = malloc(n * 4), *b = malloc(n * 4);
@@ -50,6 +71,7 @@ static void elementwise_ops(void **state) {
             for (int64_t i = 0; i < n; i++) want[i] = x[i] / sqrt(ss / n + 1e-5) * w[i];
             slm__rms_norm(out, x, w, n, 1e-5f);
             check("rms_norm", l, n, out, want, OPS_ABS);
+            same_as_scalar("rms_norm", l, n, out, ref[si][R_RMS]);
             double mean = s / n, var = 0;
             for (int64_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
             for (int64_t i = 0; i < n; i++)
@@ -63,12 +85,15 @@ static void elementwise_ops(void **state) {
             memcpy(out, x, n * 4);
             slm__softmax(out, n);
             check("softmax", l, n, out, want, OPS_ABS);
+            same_as_scalar("softmax", l, n, out, ref[si][R_SOFTMAX]);
             for (int64_t i = 0; i < n; i++) want[i] = x[i] / (1 + exp(-(double)x[i]));
             slm__silu(out, x, n);
             check("silu", l, n, out, want, OPS_ABS);
+            same_as_scalar("silu", l, n, out, ref[si][R_SILU]);
             for (int64_t i = 0; i < n; i++) want[i] *= y[i];
             slm__swiglu(out, x, y, n);
             check("swiglu", l, n, out, want, OPS_ABS);
+            same_as_scalar("swiglu", l, n, out, ref[si][R_SWIGLU]);
             for (int64_t i = 0; i < n; i++) {
                 double v = x[i];
                 want[i] = 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
@@ -92,6 +117,27 @@ static void elementwise_ops(void **state) {
         }
     }
     slm__cpu_level_set(max);
+    for (size_t si = 0; si < SLM_ARRAY_LEN(sizes); si++)
+        for (int r = 0; r < R_COUNT; r++) free(ref[si][r]);
+}
+
+/* The reference engine's vector exp: within 2.5 ulp of exp where the result is a normal float,
+ * subnormal below (to within their spacing), saturating like it (0 below about -104 and for -inf,
+ * infinity above about 88.4). */
+static void reference_exp(void **state) {
+    (void)state;
+    for (int i = 0; i < 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        double want = exp((double)x), got = slm__expf_ref(x);
+        if (fabs(got - want) > 2.5 * 0x1p-23 * want)
+            fail_msg("expf_ref(%.9g) = %.9g, exp = %.9g", x, got, want);
+    }
+    assert_true(slm__expf_ref(0.0f) == 1.0f);
+    assert_true(slm__expf_ref(-INFINITY) == 0.0f);
+    assert_true(slm__expf_ref(-200.0f) == 0.0f);
+    assert_true(isinf(slm__expf_ref(200.0f)));
+    for (float x = -103.0f; x < -88.0f; x += 0.125f) /* subnormal results are kept, not flushed */
+        assert_true(fabs(slm__expf_ref(x) - exp((double)x)) <= 2 * 0x1p-149);
 }
 
 static void rope_modes(void **state) {
@@ -120,12 +166,14 @@ static void rope_modes(void **state) {
     assert_memory_equal(v, x, sizeof v);
 }
 
-static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
-    const int64_t pos0 = 70, n_q = 5, n_pos = pos0 + n_q;
+/* n_q >= 2 takes the reference's batch order, 1 its single-token order. */
+static void attention_case(int64_t n_head, int64_t n_kv, int64_t d, int64_t n_q) {
+    const int64_t pos0 = 70, n_pos = pos0 + n_q;
     float *q = malloc(n_q * n_head * d * 4), *out = malloc(n_q * n_head * d * 4);
     float *k = malloc(n_pos * n_kv * d * 4), *v = malloc(n_pos * n_kv * d * 4);
     slm_f16 *k16 = malloc(n_pos * n_kv * d * 2), *v16 = malloc(n_pos * n_kv * d * 2);
-    float *scratch[2] = {malloc(n_pos * 4), malloc(n_pos * 4)}; /* pos0 + n_q floats each */
+    float *scratch[2] = {malloc(SLM_ATTN_SCRATCH(n_pos) * 4), malloc(SLM_ATTN_SCRATCH(n_pos) * 4)};
+    float *ref16 = malloc(n_q * n_head * d * 4);
     for (int64_t i = 0; i < n_q * n_head * d; i++) q[i] = tu_rnd_normal();
     for (int64_t i = 0; i < n_pos * n_kv * d; i++) {
         k16[i] = slm__f32_to_f16(tu_rnd_normal());
@@ -183,24 +231,29 @@ static void attention_case(int64_t n_head, int64_t n_kv, int64_t d) {
             slm__attention(&a, q, out, scratch[1], 1, 2);
             check(f16 ? "attention f16" : "attention f32", l, n_q * n_head * d, out, want[f16],
                   ATTN_ABS);
+            if (f16) same_as_scalar("attention f16", l, n_q * n_head * d, out, ref16);
         }
     }
     slm__cpu_level_set(max);
     free(q), free(out), free(k), free(v), free(k16), free(v16), free(want[0]), free(want[1]);
-    free(scratch[0]), free(scratch[1]);
+    free(scratch[0]), free(scratch[1]), free(ref16);
 }
 
 static void attention_gqa_causal(void **state) {
     (void)state;
-    attention_case(4, 2, 24); /* groups of 2 */
-    attention_case(6, 1, 20); /* one KV head for 6 queries, head_dim off the vector width */
-    attention_case(3, 3, 64); /* plain multi-head */
+    for (int64_t n_q = 1; n_q <= 5; n_q += 4) {
+        attention_case(4, 2, 24, n_q);  /* groups of 2 */
+        attention_case(6, 1, 20, n_q);  /* one KV head for 6 queries, head_dim off the vector width */
+        attention_case(3, 3, 64, n_q);  /* plain multi-head */
+        attention_case(2, 1, 128, n_q); /* head dims in 64-element steps */
+    }
 }
 
 int main(void) {
     tu_rng_seed(0x853c49e6748fea9bull);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(elementwise_ops),
+        cmocka_unit_test(reference_exp),
         cmocka_unit_test(rope_modes),
         cmocka_unit_test(attention_gqa_causal),
     };

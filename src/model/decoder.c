@@ -38,7 +38,7 @@ uint64_t slm__fwd_bytes(const struct slm_model_hparams *h, const slm_gguf *g, in
     struct fwd_sizes z = sizes(h, n_batch, logits_all);
     return 3 * rounded((uint64_t)(n_batch * z.embd)) + 2 * rounded((uint64_t)(n_batch * z.q)) +
            2 * rounded((uint64_t)(n_batch * z.kv)) + 2 * rounded((uint64_t)(n_batch * z.ff)) +
-           rounded((uint64_t)(z.logits_rows * z.vocab)) + rounded((uint64_t)(nth * n_ctx)) +
+           rounded((uint64_t)(z.logits_rows * z.vocab)) + rounded((uint64_t)(nth * SLM_ATTN_SCRATCH(n_ctx))) +
            (mm_scratch_bytes(g, load_type, n_batch) + 63) / 64 * 64;
 }
 
@@ -51,7 +51,7 @@ slm_status slm__fwd_init(struct slm__fwd *f, const slm_model *m, int64_t n_batch
                       &f->logits, &f->attn_scratch};
     int64_t lens[] = {n_batch * z.embd, n_batch * z.embd, n_batch * z.embd, n_batch * z.q,
                       n_batch * z.q, n_batch * z.kv, n_batch * z.kv, n_batch * z.ff,
-                      n_batch * z.ff, z.logits_rows * z.vocab, (int64_t)nth * n_ctx};
+                      n_batch * z.ff, z.logits_rows * z.vocab, (int64_t)nth * SLM_ATTN_SCRATCH(n_ctx)};
     /* Zeroed now, so the memory accounted for is resident and the token loop never faults. */
     for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++) {
         if (!(*bufs[i] = slm__aligned_alloc((size_t)lens[i] * sizeof(float)))) goto oom;
@@ -177,7 +177,7 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
         struct slm_attn a = attn_base;
         a.k = kv->k[l];
         a.v = kv->v[l];
-        struct attn_job job = {&a, f->q, f->att, f->attn_scratch, kv->n_ctx};
+        struct attn_job job = {&a, f->q, f->att, f->attn_scratch, SLM_ATTN_SCRATCH(kv->n_ctx)};
         /* work: every query position reads its keys and values */
         slm_pool_run(pool, attn_work, &job,
                      threads_for(f, (uint64_t)(n * (pos0 + n) * KV * 4 * (kv->type == SLM_TYPE_F32 ? 2 : 1))));
@@ -189,7 +189,7 @@ void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fw
         const struct slm__bound *gu[] = {&L[SLM_ROLE_FFN_GATE], &L[SLM_ROLE_FFN_UP]};
         float *const gu_out[] = {f->g, f->u};
         matmul_group(f, pool, gu, 2, f->xb, n, gu_out);
-        slm__swiglu(f->g, f->g, f->u, n * F);
+        for (int64_t i = 0; i < n; i++) slm__swiglu(f->g + i * F, f->g + i * F, f->u + i * F, F);
         matmul(f, pool, &L[SLM_ROLE_FFN_DOWN], f->g, n, f->xb2);
         slm__add(f->x, f->x, f->xb2, n * E);
     }

@@ -116,8 +116,10 @@ static void attn_token(const struct attn_job *j, int64_t i, float *scores) {
     const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
     for (int64_t h = 0; h < j->n_head; h++) {
         const float *q = e->q + i * width + h * d;
-        const struct slm_attn_rows k = {e->k + k0 * width + h * d, false, width, n_keys, d};
-        const struct slm_attn_rows v = {e->v + k0 * width + h * d, false, width, n_keys, d};
+        const struct slm_attn_rows k = {
+            .base = e->k + k0 * width + h * d, .stride = width, .n_keys = n_keys, .d = d};
+        const struct slm_attn_rows v = {
+            .base = e->v + k0 * width + h * d, .stride = width, .n_keys = n_keys, .d = d};
         ops->attn_scores(&k, q, j->scale, scores);
         ops->softmax(scores, n_keys);
         ops->attn_values(&v, scores, e->att + i * width + h * d);

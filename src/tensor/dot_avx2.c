@@ -1,7 +1,9 @@
-/* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact (maddubs/madd),
- * block scales are applied in float with FMA (legacy blocks four at a time after horizontal adds),
- * so results differ from the scalar reference only by float summation order. */
+/* AVX2+FMA+F16C dot products (dispatch level avx2). Integer block dots are exact (maddubs/madd).
+ * BF16, the legacy blocks and the K super-blocks sum in the scalar reference's order (llama.cpp's),
+ * so they equal it bit for bit; F32/F16 differ from it only by float summation order. */
 #include "tensor/internal.h"
+
+#include <math.h>
 
 #include <immintrin.h>
 #include <stddef.h>
@@ -73,72 +75,65 @@ float slm__dot_f16_avx2(int64_t n, const void *w, const void *x) {
     return s;
 }
 
-static inline __m256 bf16x8(const slm_bf16 *p) {
-    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+/* Elements 2l (even) and 2l+1 (odd) of 16 BF16 values as 8 floats each. */
+static inline void bf16_pairs(const slm_bf16 *p, __m256 *even, __m256 *odd) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    *even = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+    *odd = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
+}
+/* One vdpbf16ps step over 32 elements, lanes 0-7 in lo and 8-15 in hi: odd product, then even
+ * (the products are exact, so FMA adds them with the instruction's rounding). */
+static inline void dpbf16_step(__m256 *lo, __m256 *hi, const slm_bf16 *a, const slm_bf16 *b) {
+    __m256 ae, ao, be, bo;
+    bf16_pairs(a, &ae, &ao);
+    bf16_pairs(b, &be, &bo);
+    *lo = _mm256_fmadd_ps(ae, be, _mm256_fmadd_ps(ao, bo, *lo));
+    bf16_pairs(a + 16, &ae, &ao);
+    bf16_pairs(b + 16, &be, &bo);
+    *hi = _mm256_fmadd_ps(ae, be, _mm256_fmadd_ps(ao, bo, *hi));
+}
+/* _mm512_reduce_add_ps of the 16 lanes [lo | hi]. */
+static inline float hsum16(__m256 lo, __m256 hi) {
+    return hsum8(_mm256_add_ps(hi, lo));
 }
 
 float slm__dot_bf16_avx2(int64_t n, const void *w, const void *x) {
     const slm_bf16 *a = w, *b = x;
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 c1l = _mm256_setzero_ps(), c1h = c1l, c2l = c1l, c2h = c1l;
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(bf16x8(a + i), bf16x8(b + i), s0);
-        s1 = _mm256_fmadd_ps(bf16x8(a + i + 8), bf16x8(b + i + 8), s1);
+    for (; i + 64 <= n; i += 64) {
+        dpbf16_step(&c1l, &c1h, a + i, b + i);
+        dpbf16_step(&c2l, &c2h, a + i + 32, b + i + 32);
     }
-    float s = hsum8(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]);
-    return s;
+    double s = (double)hsum16(c1l, c1h);
+    s += (double)hsum16(c2l, c2h);
+    for (; i < n; i++) s += (double)(slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]));
+    return (float)s;
 }
 
-/* The f16 at `off` of four blocks `stride` bytes apart, as 4 floats. */
-static inline __m128 halves4(const void *p, size_t stride, size_t off) {
-    const uint8_t *q = (const uint8_t *)p + off;
-    uint64_t v = 0;
-    for (int k = 0; k < 4; k++) {
-        uint16_t h;
-        memcpy(&h, q + (size_t)k * stride, 2);
-        v |= (uint64_t)h << (16 * k);
-    }
-    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
-}
-/* acc + the lane sums of four blocks' int32 vectors, each scaled by its lane of s: two rounds of
- * horizontal adds leave [p0..p3 low-half sums | p0..p3 high-half sums]. */
-static inline __m256 scale4(__m256 acc, __m256i p0, __m256i p1, __m256i p2, __m256i p3, __m128 s) {
-    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-    return _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(h), acc);
+float slm__dot_bf16_batch_avx2(int64_t n, const void *w, const void *x) {
+    if (n % 32 != 0) return slm__dot_bf16_avx2(n, w, x);
+    const slm_bf16 *a = w, *b = x;
+    __m256 lo = _mm256_setzero_ps(), hi = lo;
+    for (int64_t i = 0; i < n; i += 32) dpbf16_step(&lo, &hi, a + i, b + i);
+    return hsum16(lo, hi);
 }
 
-/* Legacy blocks, four per step. Q(k) makes block k's weights as bytes, DOT the int32 lane sums
- * against the activation bytes; with HAS_MIN (Q4_1/Q5_1) the terms m_w * s_x of the f16 fields
- * MF of the weights and XF of the activations are added. */
+/* Legacy blocks in the reference order of dot.c: DOT gives the 8 exact lane sums of block i
+ * (Q(i) its weights as bytes), added with one FMA per block times the scale product; with HAS_MIN
+ * (Q4_1/Q5_1) the min terms m_w * s_x chain through scalar FMAs. */
 #define LEGACY_LOOP(WT, AT, Q, DOT, HAS_MIN, MF, XF)                                               \
     const WT *a = w;                                                                               \
     const AT *b = x;                                                                               \
-    int64_t nb = n / SLM_QK, i = 0;                                                                \
     __m256 acc = _mm256_setzero_ps();                                                              \
-    __m128 accm = _mm_setzero_ps();                                                                \
-    for (; i + 4 <= nb; i += 4) {                                                                  \
-        __m256i p[4];                                                                              \
-        for (int k = 0; k < 4; k++)                                                                \
-            p[k] = DOT(Q(i + k), _mm256_loadu_si256((const __m256i *)b[i + k].qs));                \
-        __m128 s = _mm_mul_ps(halves4(a + i, sizeof *a, offsetof(WT, d)),                          \
-                              halves4(b + i, sizeof *b, offsetof(AT, d)));                         \
-        acc = scale4(acc, p[0], p[1], p[2], p[3], s);                                              \
-        if (HAS_MIN)                                                                               \
-            accm = _mm_fmadd_ps(halves4(a + i, sizeof *a, offsetof(WT, MF)),                       \
-                                halves4(b + i, sizeof *b, offsetof(AT, XF)), accm);                \
-    }                                                                                              \
-    float tail = 0;                                                                                \
-    for (; i < nb; i++) {                                                                          \
-        __m256i q = DOT(Q(i), _mm256_loadu_si256((const __m256i *)b[i].qs));                       \
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(q),    \
+    float summs = 0;                                                                               \
+    for (int64_t i = 0; i < n / SLM_QK; i++) {                                                     \
+        if (HAS_MIN) summs = fmaf(h2f(a[i].MF), h2f(b[i].XF), summs);                              \
+        __m256i p = DOT(Q(i), _mm256_loadu_si256((const __m256i *)b[i].qs));                       \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm256_cvtepi32_ps(p),    \
                               acc);                                                                \
-        if (HAS_MIN) tail += h2f(a[i].MF) * h2f(b[i].XF);                                          \
     }                                                                                              \
-    accm = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));                                            \
-    accm = _mm_add_ss(accm, _mm_movehdup_ps(accm));                                                \
-    return hsum8(acc) + (HAS_MIN ? _mm_cvtss_f32(accm) + tail : 0.0f)
+    return hsum8(acc) + summs
 
 #define Q_Q8_0(k) _mm256_loadu_si256((const __m256i *)a[k].qs)
 #define Q_Q4_0(k) _mm256_sub_epi8(nibbles32(a[k].qs), _mm256_set1_epi8(8))
@@ -177,10 +172,24 @@ static inline __m128i k_scales_mins(const uint8_t *q) {
     return _mm_setr_epi32((int)s_lo, (int)s_hi, (int)m_lo, (int)m_hi);
 }
 
+/* The Q4_K/Q5_K min terms of dot.c: lane k = m_2k s_2k + m_2k+1 s_2k+1 over the group sums of the
+ * activation (pairs of bsums); sm holds the mins in bytes 8..15. */
+static inline __m128i k_min_terms(__m128i sm, const int16_t *bsums) {
+    __m128i s = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                               _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), s);
+}
+static inline int hsum_i32x4(__m128i v) {
+    v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1))));
+}
+
 static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
     const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    float summs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
         float d, dmin;
@@ -219,13 +228,16 @@ static float dot_k_asym_avx2(int64_t n, const void *w, const void *x, bool five)
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        /* min term: mins times the pairwise sums of the 16 bsums (per-group activation sums) */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mins = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)), ys);
-        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(dmin * b[i].d), _mm256_cvtepi32_ps(mins), acc_min);
+        __m128i prod = k_min_terms(sm, b[i].bsums);
+        const float dm = -b[i].d * dmin;
+        if (five)
+            summs = fmaf(dm, (float)hsum_i32x4(prod), summs);
+        else
+            acc_min = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(prod), acc_min);
     }
-    return hsum8(acc) - hsum8(acc_min);
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return hsum8(acc) + (five ? summs : _mm_cvtss_f32(acc_min));
 }
 
 float slm__dot_q4_k_avx2(int64_t n, const void *w, const void *x) {
@@ -261,72 +273,37 @@ float slm__dot_q6_k_avx2(int64_t n, const void *w, const void *x) {
                 _mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), two), 4));
             for (int k = 0; k < 4; k++) {
-                /* q in 0..63 (value + 32): the -32 is taken out below with the bsums */
-                __m256i p =
-                    _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
+                /* q in 0..63 (value + 32): the 32 comes off each pair before the scale, so
+                 * every lane holds the reference's sum */
+                __m256i yk = _mm256_loadu_si256((const __m256i *)(y + 32 * k));
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yk),
+                                             _mm256_maddubs_epi16(_mm256_set1_epi8(32), yk));
                 __m256i s =
                     _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
-        /* stored values are q + 32: take off 32 * sum_g sc_g * sum(y_g) */
-        __m256i off =
-            _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales)),
-                              _mm256_loadu_si256((const __m256i *)b[i].bsums));
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a[i].d) * b[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum8(acc);
 }
 
-/* Q4_0, four rows: two blocks per 256-bit step, laid out [low nibbles of blocks i, i+1 | high
- * nibbles of both]. The activation halves are rearranged to match and the -8 offset (8 * their
- * sums) computed once for the four rows; block scales go four at a time. */
+/* Q4_0, four rows: each row its own chain in the reference order; the activation block, its
+ * scale and the -8 offset (8 * its lane sums) are loaded and computed once for the four rows. */
 void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out) {
     const slm_block_q8_0 *b = x;
     const uint8_t *wr = w;
-    const __m256i low4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8);
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i lanes01 = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
-    const __m256i lanes23 = _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3);
-    int64_t nb = n / SLM_QK, i = 0;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
-    for (; i + 4 <= nb; i += 4) {
-        __m256i ylo[2], yhi[2], off[2];
-        for (int k = 0; k < 2; k++) {
-            const slm_block_q8_0 *b0 = &b[i + 2 * k], *b1 = b0 + 1;
-            ylo[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)b1->qs),
-                                      _mm_loadu_si128((const __m128i *)b0->qs));
-            yhi[k] = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(b1->qs + 16)),
-                                      _mm_loadu_si128((const __m128i *)(b0->qs + 16)));
-            off[k] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(eight, ylo[k]),
-                                                        _mm256_maddubs_epi16(eight, yhi[k])),
-                                       ones);
-        }
-        __m128 xs = halves4(b + i, sizeof *b, offsetof(slm_block_q8_0, d));
+    for (int64_t i = 0; i < n / SLM_QK; i++) {
+        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i off = dot_u8i8(_mm256_set1_epi8(8), y);
+        float dy = h2f(b[i].d);
         for (int r = 0; r < 4; r++) {
             const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
-            __m128 s4 = _mm_mul_ps(halves4(a, sizeof *a, offsetof(slm_block_q4_0, d)), xs);
-            __m256 s = _mm256_castps128_ps256(s4);
-            for (int k = 0; k < 2; k++) {
-                __m256i q = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)a[2 * k + 1].qs),
-                                             _mm_loadu_si128((const __m128i *)a[2 * k].qs));
-                __m256i lo = _mm256_and_si256(q, low4);
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo[k]),
-                                             _mm256_maddubs_epi16(hi, yhi[k]));
-                p = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), off[k]);
-                __m256 sk = _mm256_permutevar8x32_ps(s, k ? lanes23 : lanes01);
-                acc[r] = _mm256_fmadd_ps(sk, _mm256_cvtepi32_ps(p), acc[r]);
-            }
+            __m256i p = _mm256_sub_epi32(dot_u8i8(nibbles32(a->qs), y), off);
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(a->d) * dy), _mm256_cvtepi32_ps(p), acc[r]);
         }
     }
-    for (int r = 0; r < 4; r++) {
-        float s = hsum8(acc[r]);
-        if (i < nb)
-            s += slm__dot_q4_0_avx2(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i,
-                                    b + i);
-        out[r] = s;
-    }
+    for (int r = 0; r < 4; r++) out[r] = hsum8(acc[r]);
 }

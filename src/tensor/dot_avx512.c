@@ -1,11 +1,12 @@
-/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). Legacy blocks go four
- * per step as two 512-bit pairs through VNNI (vpdpbusd) with their f16 scales gathered by one word
- * permute; K-quant groups in pairs; BF16 uses vdpbf16ps; Q8_0/Q4_0 also have four-row forms for
- * matrix x vector. Integer parts are exact; only float summation order differs from the reference.
- */
+/* AVX-512 dot products (dispatch level avx512: F/BW/VL/DQ + VNNI + BF16). BF16 uses vdpbf16ps in
+ * the reference's order; K-quant groups go in pairs through VNNI (vpdpbusd) into the reference's
+ * 8 lanes; Q8_0/Q4_0 have four-row forms for matrix x vector that keep the reference order of
+ * each row (Q5_0 too). The single-row legacy dots are the AVX2 ones: the reference order is an 8-lane chain
+ * per row. Integer parts are exact. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 
 static inline float h2f(slm_f16 h) {
@@ -15,30 +16,11 @@ static inline float h2f(slm_f16 h) {
 static inline __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
-static inline __m512i load2x32(const int8_t *a, const int8_t *b) {
-    return join(_mm256_loadu_si256((const __m256i *)a), _mm256_loadu_si256((const __m256i *)b));
-}
 /* Nibbles of a legacy block as 32 bytes (elements 0..15 low, 16..31 high). */
 static inline __m256i nibbles32(const uint8_t *qs) {
     __m128i t = _mm_loadu_si128((const __m128i *)qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
 }
-/* The single-block forms zero the upper half so it adds nothing. */
-static inline __m512i lo_only(__m256i v) {
-    return _mm512_zextsi256_si512(v);
-}
-/* Signed x signed bytes via VNNI (unsigned x signed): move a's sign onto b. */
-static inline __m512i dot_i8i8(__m512i a, __m512i b) {
-    __mmask64 neg = _mm512_movepi8_mask(a);
-    __m512i sb = _mm512_mask_sub_epi8(b, neg, _mm512_setzero_si512(), b);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(a), sb);
-}
-/* Unsigned weights u with offset: sum (u - off) * y. */
-static inline __m512i dot_off(__m512i u, __m512i y, __m512i off) {
-    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, y);
-    return _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, y));
-}
-
 float slm__dot_f32_avx512(int64_t n, const void *w, const void *x) {
     const float *a = w, *b = x;
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
@@ -73,214 +55,32 @@ float slm__dot_f16_avx512(int64_t n, const void *w, const void *x) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
+/* BF16: llama.cpp's own kernels on this ISA (see dot.c): the matrix x vector form with two
+ * accumulators, the batch form with one. */
 float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x) {
     const slm_bf16 *a = w, *b = x;
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    __m512 c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(a + i),
+        c1 = _mm512_dpbf16_ps(c1, (__m512bh)_mm512_loadu_si512(a + i),
                               (__m512bh)_mm512_loadu_si512(b + i));
-        s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(a + i + 32),
+        c2 = _mm512_dpbf16_ps(c2, (__m512bh)_mm512_loadu_si512(a + i + 32),
                               (__m512bh)_mm512_loadu_si512(b + i + 32));
     }
-    for (; i < n; i += 32) {
-        __mmask32 m = n - i >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << (n - i)) - 1);
-        s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_maskz_loadu_epi16(m, a + i),
-                              (__m512bh)_mm512_maskz_loadu_epi16(m, b + i));
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    double s = (double)_mm512_reduce_add_ps(c1);
+    s += (double)_mm512_reduce_add_ps(c2);
+    for (; i < n; i++) s += (double)(slm__bf16_to_f32(a[i]) * slm__bf16_to_f32(b[i]));
+    return (float)s;
 }
 
-/* ---- block scales: the f16 fields of four consecutive blocks gathered with one word permute
- * over two 64-byte loads (the second masked to the bytes the four blocks hold) ---- */
-#define REP8(v) v, v, v, v, v, v, v, v
-#define REP4(v) v, v, v, v
-/* Word w of blocks of s words: [blk0 x8 | blk1 x8 | blk2 x8 | blk3 x8], to meet block pairs. */
-#define PAIR_IDX(s, w)                                                                             \
-    { REP8(w), REP8((s) + (w)), REP8(2 * (s) + (w)), REP8(3 * (s) + (w)) }
-/* The same with four lanes per block (blk k in lanes 4k..4k+3), for the four-block layout. */
-#define QUAD_IDX(s, w)                                                                             \
-    { REP4(w), REP4((s) + (w)), REP4(2 * (s) + (w)), REP4(3 * (s) + (w)) }
-/* One lane per block (lanes 0..3), for per-block scalars like the Q4_1 min term. */
-#define ONE_IDX(s, w)                                                                              \
-    { w, (s) + (w), 2 * (s) + (w), 3 * (s) + (w) }
-
-enum { D_Q4_0, D_Q4_1, M_Q4_1, D_Q5_0, D_Q5_1, M_Q5_1, D_Q8_0, D_Q8_1, S_Q8_1, N_IDX };
-static const uint16_t pair_idx[N_IDX][32] = {
-    [D_Q4_0] = PAIR_IDX(9, 0),  [D_Q4_1] = PAIR_IDX(10, 0), [D_Q5_0] = PAIR_IDX(11, 0),
-    [D_Q5_1] = PAIR_IDX(12, 0), [D_Q8_0] = PAIR_IDX(17, 0), [D_Q8_1] = PAIR_IDX(18, 0),
-};
-static const uint16_t one_idx[N_IDX][32] = {
-    [M_Q4_1] = ONE_IDX(10, 1),
-    [M_Q5_1] = ONE_IDX(12, 1),
-    [S_Q8_1] = ONE_IDX(18, 1),
-};
-static const uint16_t quad_idx[N_IDX][32] = {
-    [D_Q4_0] = QUAD_IDX(9, 0),
-    [D_Q8_0] = QUAD_IDX(17, 0),
-};
-
-static inline __mmask64 tail_mask(size_t block_bytes) {
-    size_t t = 4 * block_bytes - 64; /* every block is at least 18 bytes */
-    return t >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << t) - 1);
-}
-static inline __m512i gather_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
-    return _mm512_maskz_permutex2var_epi16(lanes, _mm512_loadu_si512(p), idx,
-                                           _mm512_maskz_loadu_epi8(tail, (const uint8_t *)p + 64));
-}
-/* Pair layout: [d0 x8 | d1 x8] and [d2 x8 | d3 x8] as floats. */
-static inline void pair_scales(const void *p, __m512i idx, __mmask64 tail, __m512 *s01,
-                               __m512 *s23) {
-    __m512i v = gather_halves(p, idx, tail, ~(__mmask32)0);
-    *s01 = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
-    *s23 = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
-}
-/* 16 floats from the low 16 gathered words (quad layout); lanes outside `lanes` are 0. */
-static inline __m512 low_halves(const void *p, __m512i idx, __mmask64 tail, __mmask32 lanes) {
-    return _mm512_cvtph_ps(_mm512_castsi512_si256(gather_halves(p, idx, tail, lanes)));
-}
-#define IDX(table, k) _mm512_loadu_si512((table)[k])
-
-/* Nibbles of blocks i and i+1 in element order: one 128-bit load each, one shift for both. */
-static inline __m512i nibbles_pair(const uint8_t *q0, const uint8_t *q1) {
-    __m256i t =
-        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)q0)),
-                                _mm_loadu_si128((const __m128i *)q1), 1);
-    __m512i u = _mm512_and_si512(join(t, _mm256_srli_epi16(t, 4)), _mm512_set1_epi8(0x0f));
-    /* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
-    return _mm512_shuffle_i64x2(u, u, _MM_SHUFFLE(3, 1, 2, 0));
-}
-/* 0x10 in byte j of block k's half where bit j of its qh is set, for blocks k and k+1. */
-static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
-    uint32_t h0, h1;
-    memcpy(&h0, qh0, 4);
-    memcpy(&h1, qh1, 4);
-    return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
-}
-
-float slm__dot_q8_0_avx512(int64_t n, const void *w, const void *x) {
-    const slm_block_q8_0 *a = w, *b = x;
-    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m512 w01, w23, x01, x23;
-        pair_scales(&a[i], iq8, tq8, &w01, &w23);
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
-        __m512i p01 = dot_i8i8(load2x32(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs));
-        __m512i p23 =
-            dot_i8i8(load2x32(a[i + 2].qs, a[i + 3].qs), load2x32(b[i + 2].qs, b[i + 3].qs));
-        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
-        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
-    }
-    for (; i < nb; i++) {
-        __m512i p = dot_i8i8(lo_only(_mm256_loadu_si256((const __m256i *)a[i].qs)),
-                             lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)));
-        acc0 =
-            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-float slm__dot_q4_0_avx512(int64_t n, const void *w, const void *x) {
-    const slm_block_q4_0 *a = w;
-    const slm_block_q8_0 *b = x;
-    const __m512i eight = _mm512_set1_epi8(8);
-    const __m512i iq4 = IDX(pair_idx, D_Q4_0), iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq4 = tail_mask(sizeof *a), tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        __m512 w01, w23, x01, x23;
-        pair_scales(&a[i], iq4, tq4, &w01, &w23);
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512 s01 = _mm512_mul_ps(w01, x01), s23 = _mm512_mul_ps(w23, x23);
-        __m512i p01 =
-            dot_off(nibbles_pair(a[i].qs, a[i + 1].qs), load2x32(b[i].qs, b[i + 1].qs), eight);
-        __m512i p23 = dot_off(nibbles_pair(a[i + 2].qs, a[i + 3].qs),
-                              load2x32(b[i + 2].qs, b[i + 3].qs), eight);
-        acc0 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc0);
-        acc1 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc1);
-    }
-    for (; i < nb; i++) {
-        __m512i p = dot_off(lo_only(nibbles32(a[i].qs)),
-                            lo_only(_mm256_loadu_si256((const __m256i *)b[i].qs)), eight);
-        acc0 =
-            _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * h2f(b[i].d)), _mm512_cvtepi32_ps(p), acc0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-}
-
-/* Q4_1, Q5_0, Q5_1: four blocks per step as two 512-bit pairs; unsigned weights meet the
- * activations in VNNI, Q5_0's -16 offset comes off with a second VNNI on the activations, the
- * Q4_1/Q5_1 min terms m_w * s_x are gathered per block. */
-enum legacy_kind { K_Q4_1, K_Q5_0, K_Q5_1 };
-
-static inline __m512i legacy_pair(enum legacy_kind k, const void *w, int64_t i, __m512i y) {
-    size_t bs = k == K_Q4_1   ? sizeof(slm_block_q4_1)
-                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
-                              : sizeof(slm_block_q5_1);
-    const uint8_t *b0 = (const uint8_t *)w + (size_t)i * bs, *b1 = b0 + bs;
-    size_t qs = k == K_Q4_1   ? offsetof(slm_block_q4_1, qs)
-                : k == K_Q5_0 ? offsetof(slm_block_q5_0, qs)
-                              : offsetof(slm_block_q5_1, qs);
-    __m512i v = nibbles_pair(b0 + qs, b1 + qs);
-    if (k != K_Q4_1) {
-        size_t qh = k == K_Q5_0 ? offsetof(slm_block_q5_0, qh) : offsetof(slm_block_q5_1, qh);
-        v = _mm512_or_si512(v, fifth_bits_pair(b0 + qh, b1 + qh));
-    }
-    __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), v, y);
-    if (k == K_Q5_0)
-        p = _mm512_sub_epi32(p,
-                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(16), y));
-    return p;
-}
-
-static inline __attribute__((always_inline)) float
-legacy_dot(enum legacy_kind k, int64_t n, const void *w, const void *x, slm_vec_dot_fn tail) {
-    size_t wb = k == K_Q4_1   ? sizeof(slm_block_q4_1)
-                : k == K_Q5_0 ? sizeof(slm_block_q5_0)
-                              : sizeof(slm_block_q5_1);
-    bool q8_1 = k != K_Q5_0;
-    size_t xb = q8_1 ? sizeof(slm_block_q8_1) : sizeof(slm_block_q8_0);
-    size_t xqs = q8_1 ? offsetof(slm_block_q8_1, qs) : offsetof(slm_block_q8_0, qs);
-    const __m512i iw = IDX(pair_idx, k == K_Q4_1 ? D_Q4_1 : k == K_Q5_0 ? D_Q5_0 : D_Q5_1);
-    const __m512i ix = IDX(pair_idx, q8_1 ? D_Q8_1 : D_Q8_0);
-    const __m512i im = IDX(one_idx, k == K_Q4_1 ? M_Q4_1 : M_Q5_1), is = IDX(one_idx, S_Q8_1);
-    const __mmask64 tw = tail_mask(wb), tx = tail_mask(xb);
-    const uint8_t *wp = w, *xp = x;
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
-    for (; i + 4 <= nb; i += 4) {
-        const uint8_t *wi = wp + (size_t)i * wb, *xi = xp + (size_t)i * xb;
-        __m512 w01, w23, x01, x23;
-        pair_scales(wi, iw, tw, &w01, &w23);
-        pair_scales(xi, ix, tx, &x01, &x23);
-        __m512i y01 = load2x32((const int8_t *)(xi + xqs), (const int8_t *)(xi + xb + xqs));
-        __m512i y23 =
-            load2x32((const int8_t *)(xi + 2 * xb + xqs), (const int8_t *)(xi + 3 * xb + xqs));
-        acc0 = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01),
-                               _mm512_cvtepi32_ps(legacy_pair(k, w, i, y01)), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23),
-                               _mm512_cvtepi32_ps(legacy_pair(k, w, i + 2, y23)), acc1);
-        if (q8_1)
-            accm = _mm512_fmadd_ps(low_halves(wi, im, tw, 0xf), low_halves(xi, is, tx, 0xf), accm);
-    }
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), accm));
-    if (i < nb) s += tail(n - i * SLM_QK, wp + (size_t)i * wb, xp + (size_t)i * xb);
-    return s;
-}
-
-float slm__dot_q4_1_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q4_1, n, w, x, slm__dot_q4_1_avx2);
-}
-float slm__dot_q5_0_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q5_0, n, w, x, slm__dot_q5_0_avx2);
-}
-float slm__dot_q5_1_avx512(int64_t n, const void *w, const void *x) {
-    return legacy_dot(K_Q5_1, n, w, x, slm__dot_q5_1_avx2);
+float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x) {
+    if (n % 32 != 0) return slm__dot_bf16_avx512(n, w, x);
+    const slm_bf16 *a = w, *b = x;
+    __m512 c = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        c = _mm512_dpbf16_ps(c, (__m512bh)_mm512_loadu_si512(a + i),
+                             (__m512bh)_mm512_loadu_si512(b + i));
+    return _mm512_reduce_add_ps(c);
 }
 
 /* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block as 16 int32 lanes [sc0..sc7 | m0..m7],
@@ -296,9 +96,22 @@ static inline __m512i k_scales_mins(const uint8_t *q) {
     return _mm512_cvtepu8_epi32(_mm_setr_epi32((int)s_lo, (int)s_hi, (int)m_lo, (int)m_hi));
 }
 
-/* Q4_K/Q5_K: each 32-byte chunk of qs holds groups 2j (low nibbles) and 2j+1 (high), whose
- * activations are the 64 contiguous bytes at 64j: one 512-bit step per pair of groups. The min
- * term sum_g m_g * sum(y_g) comes from the activation's bsums, vectorised. */
+/* The reference's 8 lanes from 16 whose halves hold two groups' quads: integer adds, exact. */
+static inline __m256 fold_lanes(__m512i sumi) {
+    return _mm256_cvtepi32_ps(
+        _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)));
+}
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Q4_K/Q5_K in the reference order of dot.c: each 32-byte chunk of qs holds groups 2j (low
+ * nibbles) and 2j+1 (high), whose activations are the 64 contiguous bytes at 64j: one 512-bit
+ * step per pair of groups, lanes 0-7 for one group and 8-15 for the other, folded into the
+ * reference's 8 lanes. The min terms come from the activation's bsums as there. */
 static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, bool five) {
     const slm_block_q8_k *b = x;
     const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
@@ -308,8 +121,9 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
         _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
         _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6),
     };
-    __m512 acc = _mm512_setzero_ps();
-    __m256 acc_min = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    float summs = 0;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *scales, *qs, *qh = NULL;
         const slm_f16 *dd;
@@ -320,9 +134,7 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
             const slm_block_q4_k *a = (const slm_block_q4_k *)w + i;
             scales = a->scales, qs = a->qs, dd = &a->d;
         }
-        uint32_t d2;
-        memcpy(&d2, dd, 4); /* d and dmin, adjacent */
-        __m128 dm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d2)), _mm_set1_ps(b[i].d));
+        __m128 dm = _mm_set_ss(b[i].d * _cvtsh_ss(dd[0]));
         __m512i sm = k_scales_mins(scales);
         __m512i hb = _mm512_setzero_si512();
         if (qh) {
@@ -342,19 +154,23 @@ static inline float dot_k_asym_avx512(int64_t n, const void *w, const void *x, b
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p, _mm512_permutexvar_epi32(pair_idx[j], sm)));
         }
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dm), _mm512_cvtepi32_ps(sumi), acc);
-        /* pairwise sums of the 16 bsums = per-group activation sums */
-        __m256i ys = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)b[i].bsums),
-                                       _mm256_set1_epi16(1));
-        __m256i mins = _mm256_mullo_epi32(_mm512_extracti64x4_epi64(sm, 1), ys);
-        acc_min = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
-                                  _mm256_cvtepi32_ps(mins), acc_min);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dm), fold_lanes(sumi), acc);
+        __m128i gs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[i].bsums),
+                                    _mm_loadu_si128((const __m128i *)(b[i].bsums + 8)));
+        __m128i prod =
+            _mm_madd_epi16(_mm256_cvtepi32_epi16(_mm512_extracti64x4_epi64(sm, 1)), gs);
+        const float dmin = -b[i].d * _cvtsh_ss(dd[1]);
+        if (five) {
+            __m128i t = _mm_add_epi32(prod, _mm_unpackhi_epi64(prod, prod));
+            t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+            summs = fmaf(dmin, (float)_mm_cvtsi128_si32(t), summs);
+        } else {
+            acc_min = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc_min);
+        }
     }
-    __m256 m = acc_min;
-    __m128 m4 = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_add_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_add_ss(m4, _mm_movehdup_ps(m4));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m4);
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return hsum8(acc) + (five ? summs : _mm_cvtss_f32(acc_min));
 }
 
 float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x) {
@@ -364,9 +180,9 @@ float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x) {
     return dot_k_asym_avx512(n, w, x, true);
 }
 
-/* Q6_K: per half, [q0|q1] and [q2|q3] each meet 64 contiguous activation bytes; the 16-element
- * group scales are widened to one int32 per 16 bytes. The stored values are q + 32: the excess
- * 32 * sum_g sc_g * sum(y_g) is taken off with one madd over the bsums. */
+/* Q6_K in the reference order of dot.c: per half, [q0|q1] and [q2|q3] each meet 64 contiguous
+ * activation bytes; the 16-element group scales are widened to one int32 per 16 bytes. The stored
+ * values are q + 32: 32 * (lane sums of y) comes off each lane before its scale. */
 float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
     const slm_block_q6_k *a = w;
     const slm_block_q8_k *b = x;
@@ -377,16 +193,13 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
         _mm512_set_epi32(11, 11, 11, 11, 10, 10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8),
         _mm512_set_epi32(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12),
     };
-    __m512 acc = _mm512_setzero_ps();
+    const __m512i s32 = _mm512_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         const uint8_t *ql = a[i].ql, *qh = a[i].qh;
         const int8_t *y = b[i].qs;
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)a[i].scales);
-        __m512i sc32 = _mm512_cvtepi8_epi32(sc8);
-        __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
-                                        _mm256_loadu_si256((const __m256i *)b[i].bsums));
-        __m512i sumi = _mm512_zextsi256_si512(
-            _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5)));
+        __m512i sc32 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)a[i].scales));
+        __m512i sumi = _mm512_setzero_si512();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
             __m512i l = _mm512_loadu_si512(ql);
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
@@ -396,103 +209,193 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
             __m512i q23 = _mm512_or_si512(
                 _mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
                 _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), three), 4));
-            __m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, _mm512_loadu_si512(y));
-            __m512i p23 =
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, _mm512_loadu_si512(y + 64));
+            __m512i y01 = _mm512_loadu_si512(y), y23 = _mm512_loadu_si512(y + 64);
+            __m512i p01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), s32, y01));
+            __m512i p23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), s32, y23));
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p01, _mm512_permutexvar_epi32(idx[2 * h], sc32)));
             sumi = _mm512_add_epi32(
                 sumi, _mm512_mullo_epi32(p23, _mm512_permutexvar_epi32(idx[2 * h + 1], sc32)));
         }
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(h2f(a[i].d) * b[i].d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * h2f(a[i].d)), fold_lanes(sumi), acc);
     }
-    return _mm512_reduce_add_ps(acc);
+    return hsum8(acc);
 }
 
 /* ---- four weight rows against one activation row ----
  * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
- * activation (its loads, scales and the offset correction) is done once for four rows. */
+ * activation (its loads, scales and the offset correction) is done once for four rows. The legacy
+ * types keep each row's chain in the reference order (dot.c): one 8-lane FMA per block and row.
+ * The integer work goes two blocks per 512-bit step ([block i | block i+1]); the scale products
+ * of 16 blocks at a time come from gathers, so a step's FMAs broadcast them from memory. */
 
-/* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * sum(y) excess is
- * subtracted by starting each row's VNNI accumulation from its negation. */
-void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const slm_block_q8_0 *b = x;
-    const uint8_t *wr = w;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const __m512i iq8 = IDX(pair_idx, D_Q8_0);
-    const __mmask64 tq8 = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    for (; i + 4 <= nb; i += 4) {
-        __m512 x01, x23;
-        pair_scales(&b[i], iq8, tq8, &x01, &x23);
-        __m512i y01 = load2x32(b[i].qs, b[i + 1].qs), y23 = load2x32(b[i + 2].qs, b[i + 3].qs);
-        __m512i z01 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y01));
-        __m512i z23 = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                       _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, y23));
-        for (int r = 0; r < 4; r++) {
-            const slm_block_q8_0 *a = (const slm_block_q8_0 *)(wr + r * stride) + i;
-            __m512 w01, w23;
-            pair_scales(a, iq8, tq8, &w01, &w23);
-            __m512i p01 =
-                _mm512_dpbusd_epi32(z01, _mm512_xor_si512(load2x32(a[0].qs, a[1].qs), flip), y01);
-            __m512i p23 =
-                _mm512_dpbusd_epi32(z23, _mm512_xor_si512(load2x32(a[2].qs, a[3].qs), flip), y23);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w01, x01), _mm512_cvtepi32_ps(p01), acc[r]);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(w23, x23), _mm512_cvtepi32_ps(p23), acc[r]);
-        }
-    }
-    for (int r = 0; r < 4; r++) {
-        float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb)
-            s += slm__dot_q8_0_avx512(n - i * SLM_QK, (const slm_block_q8_0 *)(wr + r * stride) + i,
-                                      b + i);
-        out[r] = s;
-    }
+
+#define SCALE_RUN 16 /* blocks whose scale products one gather serves */
+
+/* The f16 at the start of each of m <= 16 blocks `bytes` apart, as floats (0 past m). */
+static inline __m512 block_scales(const void *p, size_t bytes, int m) {
+    const __m512i idx = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32((int)bytes));
+    __mmask16 k = (__mmask16)((1u << m) - 1);
+    __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, idx, p, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
 }
 
-/* Q4_0: four blocks per step as [low nibbles of blocks 0..3 | ...] against the matching 16-byte
- * halves of the activation blocks; the -8 offset again enters as the accumulator's start. */
-static inline __m512i load4x16(const void *p0, const void *p1, const void *p2, const void *p3) {
-    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p0));
-    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p1), 1);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p2), 2);
-    return _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)p3), 3);
+/* acc += s[0] * lanes 0-7 of p, then s[1] * lanes 8-15 (blocks i and i+1 of one row). */
+static inline __m256 fma_pair(__m256 acc, const float *s, __m512i p) {
+    __m512 f = _mm512_cvtepi32_ps(p);
+    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(s), _mm512_castps512_ps256(f), acc);
+    return _mm256_fmadd_ps(_mm256_broadcast_ss(s + 1), _mm512_extractf32x8_ps(f, 1), acc);
+}
+static inline __m256 fma_one(__m256 acc, float s, __m512i p) {
+    return _mm256_fmadd_ps(_mm256_set1_ps(s), _mm512_castps512_ps256(_mm512_cvtepi32_ps(p)), acc);
 }
 
-void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
-    const slm_block_q8_0 *b = x;
-    const uint8_t *wr = w;
-    const __m512i low4 = _mm512_set1_epi8(0x0f), eight = _mm512_set1_epi8(8);
-    const __m512i iw = IDX(quad_idx, D_Q4_0), ix = IDX(quad_idx, D_Q8_0);
-    const __mmask64 tw = tail_mask(sizeof(slm_block_q4_0)), tx = tail_mask(sizeof *b);
-    int64_t nb = n / SLM_QK, i = 0;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    for (; i + 4 <= nb; i += 4) {
-        __m512 xs = low_halves(&b[i], ix, tx, 0xffff);
-        __m512i ylo = load4x16(b[i].qs, b[i + 1].qs, b[i + 2].qs, b[i + 3].qs);
-        __m512i yhi = load4x16(b[i].qs + 16, b[i + 1].qs + 16, b[i + 2].qs + 16, b[i + 3].qs + 16);
-        __m512i z = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, ylo);
-        z = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(z, eight, yhi));
-        for (int r = 0; r < 4; r++) {
-            const slm_block_q4_0 *a = (const slm_block_q4_0 *)(wr + r * stride) + i;
-            __m512 ws = low_halves(a, iw, tw, 0xffff);
-            __m512i q = load4x16(a[0].qs, a[1].qs, a[2].qs, a[3].qs);
-            __m512i p = _mm512_dpbusd_epi32(z, _mm512_and_si512(q, low4), ylo);
-            p = _mm512_dpbusd_epi32(p, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4), yhi);
-            acc[r] = _mm512_fmadd_ps(_mm512_mul_ps(ws, xs), _mm512_cvtepi32_ps(p), acc[r]);
-        }
-    }
-    for (int r = 0; r < 4; r++) {
-        float s = _mm512_reduce_add_ps(acc[r]);
-        if (i < nb)
-            s += slm__dot_q4_0_avx512(n - i * SLM_QK, (const slm_block_q4_0 *)(wr + r * stride) + i,
-                                      b + i);
-        out[r] = s;
-    }
+/* Nibbles of two consecutive blocks in element order, [lo_i hi_i | lo_i+1 hi_i+1], from one masked
+ * load of the pair (bs bytes per block, qs at byte offset off, both even): a word permute places
+ * each block's 16 bytes twice, the second copy shifted down a nibble. */
+static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
+    static const uint16_t twice[32] = {0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7,
+                                       0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7};
+    const __m512i idx =
+        _mm512_add_epi16(_mm512_loadu_si512(twice), _mm512_set1_epi16((short)(off / 2)));
+    const __m512i step = _mm512_mask_set1_epi16(_mm512_setzero_si512(), 0xffff0000u,
+                                                (short)(bs / 2));
+    __m512i v = _mm512_maskz_loadu_epi8(((__mmask64)1 << (bs + off + 16)) - 1, blk);
+    v = _mm512_permutexvar_epi16(_mm512_add_epi16(idx, step), v);
+    v = _mm512_mask_srli_epi16(v, 0xff00ff00u, v, 4);
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+}
+
+
+/* The loop shared by the four-row kernels, over NC activation columns xstride bytes apart (the
+ * rows' unpacked weights and scales serve every column): WQ(r, i) gives row r's weights of blocks
+ * i, i+1 as unsigned bytes and OFF the per-step offset correction of the column's y (its negation
+ * starts each row's VNNI sums), WQ1/OFF1 the same for one block. Column c's four results go to
+ * out[c]. */
+#define DOT4_LOOP(NC, WT, WQ, OFF, WQ1, OFF1)                                                      \
+    const slm_block_q8_0 *col[NC];                                                                 \
+    for (int c = 0; c < NC; c++)                                                                   \
+        col[c] = (const slm_block_q8_0 *)((const uint8_t *)x + (size_t)c * xstride);               \
+    const WT *row[4];                                                                              \
+    for (int r = 0; r < 4; r++) row[r] = (const WT *)((const uint8_t *)w + r * stride);            \
+    const int64_t nb = n / SLM_QK;                                                                 \
+    __m256 acc[NC][4];                                                                             \
+    for (int c = 0; c < NC; c++)                                                                   \
+        for (int r = 0; r < 4; r++) acc[c][r] = _mm256_setzero_ps();                               \
+    float sc[NC][4][SCALE_RUN];                                                                    \
+    for (int64_t i0 = 0; i0 < nb; i0 += SCALE_RUN) {                                               \
+        const int m = (int)SLM_MIN(SCALE_RUN, nb - i0);                                           \
+        for (int r = 0; r < 4; r++) {                                                              \
+            __m512 dw = block_scales(&row[r][i0].d, sizeof(WT), m);                                \
+            for (int c = 0; c < NC; c++)                                                           \
+                _mm512_storeu_ps(sc[c][r],                                                         \
+                                 _mm512_mul_ps(dw, block_scales(&col[c][i0].d,                     \
+                                                                sizeof(slm_block_q8_0), m)));      \
+        }                                                                                          \
+        int k = 0;                                                                                 \
+        for (; k + 2 <= m; k += 2) {                                                               \
+            const int64_t i = i0 + k;                                                              \
+            __m512i yv[NC], neg[NC];                                                               \
+            for (int c = 0; c < NC; c++) {                                                         \
+                __m512i y = join(_mm256_loadu_si256((const __m256i *)col[c][i].qs),                \
+                                 _mm256_loadu_si256((const __m256i *)col[c][i + 1].qs));           \
+                yv[c] = y;                                                                         \
+                neg[c] = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                            \
+            }                                                                                      \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m512i q = WQ;                                                                    \
+                for (int c = 0; c < NC; c++)                                                       \
+                    acc[c][r] = fma_pair(acc[c][r], &sc[c][r][k],                                  \
+                                         _mm512_dpbusd_epi32(neg[c], q, yv[c]));                   \
+            }                                                                                      \
+        }                                                                                          \
+        if (k < m) {                                                                               \
+            const int64_t i = i0 + k;                                                              \
+            __m512i yv[NC], neg[NC];                                                               \
+            for (int c = 0; c < NC; c++) {                                                         \
+                __m512i y =                                                                        \
+                    _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)col[c][i].qs));     \
+                yv[c] = y;                                                                         \
+                neg[c] = _mm512_sub_epi32(_mm512_setzero_si512(), OFF1);                           \
+            }                                                                                      \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m512i q = WQ1;                                                                   \
+                for (int c = 0; c < NC; c++)                                                       \
+                    acc[c][r] = fma_one(acc[c][r], sc[c][r][k],                                    \
+                                        _mm512_dpbusd_epi32(neg[c], q, yv[c]));                    \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    for (int c = 0; c < NC; c++)                                                                   \
+        for (int r = 0; r < 4; r++) out[c][r] = hsum8(acc[c][r])
+
+/* Q8_0: weights made unsigned by flipping the sign bit (w + 128), the 128 * (lane sums of y)
+ * excess subtracted. */
+#define Q8_PAIR(r, i)                                                                              \
+    _mm512_xor_si512(join(_mm256_loadu_si256((const __m256i *)row[r][i].qs),                      \
+                          _mm256_loadu_si256((const __m256i *)row[r][(i) + 1].qs)),               \
+                     _mm512_set1_epi8((char)0x80))
+#define Q8_ONE(r, i)                                                                               \
+    _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)row[r][i].qs)),   \
+                     _mm512_set1_epi8((char)0x80))
+#define Q8_OFF _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), y)
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
+}
+void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
+}
+
+/* Q4_0: unsigned nibbles against the activation, the -8 offset (8 * lane sums of y) subtracted. */
+#define Q4_PAIR(r, i)                                                                              \
+    nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs))
+#define Q4_ONE(r, i)  _mm512_zextsi256_si512(nibbles32(row[r][i].qs))
+#define OFF_BY(v)     _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(v), y)
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
+}
+void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
+}
+
+/* Q5_0: nibbles with their fifth bits (0..31), the -16 offset (16 * lane sums of y) subtracted.
+ * Block dots of K-quant files whose rows misfit 256 fall back to this type. */
+static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
+    uint32_t h0, h1;
+    memcpy(&h0, qh0, 4);
+    memcpy(&h1, qh1, 4);
+    return _mm512_maskz_mov_epi8(((__mmask64)h1 << 32) | h0, _mm512_set1_epi8(0x10));
+}
+#define Q5_PAIR(r, i)                                                                              \
+    _mm512_or_si512(                                                                               \
+        nibbles_pair_at(&row[r][i], sizeof(slm_block_q5_0), offsetof(slm_block_q5_0, qs)),        \
+                    fifth_bits_pair(row[r][i].qh, row[r][(i) + 1].qh))
+#define Q5_ONE(r, i)                                                                               \
+    _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \
+                    fifth_bits_pair(row[r][i].qh, zero4))
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
+    static const uint8_t zero4[4] = {0};
+    const size_t xstride = 0;
+    float *out[1] = {out1};
+    DOT4_LOOP(1, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
+}
+void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
+                             size_t xstride, float *out0, float *out1) {
+    static const uint8_t zero4[4] = {0};
+    float *out[2] = {out0, out1};
+    DOT4_LOOP(2, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
 }
 
 /* F16: the activation's conversion to float is shared by the four rows. */

@@ -123,6 +123,10 @@ typedef float (*slm_vec_dot_fn)(int64_t n, const void *w, const void *x);
 /* Four weight rows (w, w + stride, ...) against one activation row: out[0..3]. Optional per type
  * and level; shares the activation-side work between the rows. */
 typedef void (*slm_vec_dot4_fn)(int64_t n, const void *w, size_t stride, const void *x, float *out);
+/* The same four rows against two activation rows (x and x + xstride): out0[0..3], out1[0..3],
+ * each equal to what the four-row form gives; for batches, sharing the weight-side work. */
+typedef void (*slm_vec_dot4x2_fn)(int64_t n, const void *w, size_t stride, const void *x,
+                                  size_t xstride, float *out0, float *out1);
 
 typedef enum slm_cpu_level {
     SLM_CPU_SCALAR = 0,
@@ -149,7 +153,11 @@ struct slm_type_kernels {
      * they differ from the file quantizer (Q8_0, Q8_1), else from_float. */
     slm_from_float_fn act_from_float;
     slm_vec_dot_fn vec_dot;   /* for the requested level (best available at or below it) */
+    /* The dot for batches of 2 or more activation rows, where llama.cpp's order differs from its
+     * matrix x vector one (BF16); vec_dot elsewhere. */
+    slm_vec_dot_fn vec_dot_batch;
     slm_vec_dot4_fn vec_dot4; /* likewise; NULL if none at or below the level */
+    slm_vec_dot4x2_fn vec_dot4x2; /* likewise */
 };
 /* Kernels of type t at a level (SLM_CPU_LEVEL_COUNT = the active level). False if t has no
  * compute support (vec_dot NULL, partner SLM_TYPE_COUNT); the conversions are filled either way
@@ -158,6 +166,13 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
+slm_vec_dot4x2_fn slm__vec_dot4x2_at(slm_type t, slm_cpu_level level);
+slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level);
+
+/* The horizontal sums of llama.cpp's x86 kernels, in scalar form: 8 lanes (hsum_float_8) and 16
+ * lanes (_mm512_reduce_add_ps, folded in halves). */
+float slm__hsum8_ref(const float v[8]);
+float slm__hsum16_ref(const float v[16]);
 
 /* Scalar reference kernels (quant.c, dot.c). */
 #define SLM__TYPE_KERNEL_DECLS(x)                                                                  \
@@ -194,10 +209,25 @@ void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n);
     float slm__dot_q6_k_##sfx(int64_t n, const void *w, const void *x);
 SLM__VEC_DOT_DECLS(scalar)
 SLM__VEC_DOT_DECLS(avx2)
-SLM__VEC_DOT_DECLS(avx512)
 #undef SLM__VEC_DOT_DECLS
+float slm__dot_f32_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_f16_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q4_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q5_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_scalar(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_avx2(int64_t n, const void *w, const void *x);
+float slm__dot_bf16_batch_avx512(int64_t n, const void *w, const void *x);
 void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
+void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
+void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
+void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, size_t xstride,
+                             float *out0, float *out1);
 void slm__dot4_q4_0_avx2(int64_t n, const void *w, size_t stride, const void *x, float *out);
 void slm__dot4_f16_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out);
 
@@ -257,12 +287,12 @@ void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
 
-/* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL). In-place OK. */
+/* out = x / sqrt(mean(x^2) + eps) * w (w may be NULL), in llama.cpp's order. In-place OK. */
 void slm__rms_norm(float *out, const float *x, const float *w, int64_t n, float eps);
 /* out = (x - mean) / sqrt(var + eps) * w + b (w, b may be NULL). In-place OK. */
 void slm__layer_norm(float *out, const float *x, const float *w, const float *b, int64_t n,
                      float eps);
-/* In place: x = softmax(x). */
+/* In place: x = softmax(x), in llama.cpp's order (16-element chunks through its vector exp). */
 void slm__softmax(float *x, int64_t n);
 /* In place on one token's heads: x is [n_head][head_dim]; rotates the first n_rot dims of each
  * head by angle pos * freq_scale * theta^(-2i/n_rot). neox pairs dim i with i + n_rot/2 (GPT-NeoX,
@@ -270,9 +300,13 @@ void slm__softmax(float *x, int64_t n);
 void slm__rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float theta,
                float freq_scale, bool neox);
 void slm__silu(float *out, const float *x, int64_t n);      /* x * sigmoid(x); in-place OK */
+/* llama.cpp's AVX-512 exp (ggml_v_expf) on one value: silu, swiglu and softmax use it on 16-element
+ * chunks, as the reference does. */
+float slm__expf_ref(float x);
 void slm__gelu_tanh(float *out, const float *x, int64_t n); /* tanh approximation */
 void slm__gelu_erf(float *out, const float *x, int64_t n);  /* exact erf form */
-/* out = silu(gate) * up; out may alias gate or up. */
+/* out = silu(gate) * up; out may alias gate or up. One row of the reference at a time: its
+ * chunks of 16 start at the row. */
 void slm__swiglu(float *out, const float *gate, const float *up, int64_t n);
 void slm__add(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
 void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasing OK */
@@ -285,8 +319,11 @@ void slm__mul(float *out, const float *a, const float *b, int64_t n); /* aliasin
  * k, v: cache rows [pos][n_head_kv][head_dim] in kv_type (F32 or F16); query head h reads KV head
  * h / (n_head / n_head_kv). out: [n_q][n_head][head_dim]. scale is usually 1/sqrt(head_dim).
  * The (query, head) pairs are split over threads: thread ith of nth computes the pairs p with
- * p % nth == ith, using its own scratch of >= pos0 + n_q floats (run it from a pool function). */
+ * p % nth == ith, using its own scratch of >= SLM_ATTN_SCRATCH(pos0 + n_q) floats (run it from a
+ * pool function). Scores and weights follow the reference's order (see ops.c): a batch (n_q >= 2)
+ * takes its matrix x matrix order, a single query its matrix x vector one. */
 #define SLM_ATTN_MAX_HEAD_DIM 4096
+#define SLM_ATTN_SCRATCH(n_keys) (((n_keys) + 15) / 16 * 16)
 struct slm_attn {
     int64_t n_q, n_head, n_head_kv, head_dim, pos0;
     float scale;
@@ -297,10 +334,11 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
                     int nth);
 
 /* One head's cache rows: n_keys rows of d elements, `stride` elements apart, F32 or F16 (f16).
- * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t. */
+ * attn_scores: s[t] = scale * <q, k_t>; attn_values: out = sum_t p[t] * v_t; F16 rows in the
+ * reference's batch or single-token order (batch). */
 struct slm_attn_rows {
     const void *base;
-    bool f16;
+    bool f16, batch;
     int64_t stride, n_keys, d;
 };
 

@@ -33,6 +33,7 @@ struct mm_ctx {
     const struct slm_weight *w;
     slm_vec_dot_fn dot;
     slm_vec_dot4_fn dot4;
+    slm_vec_dot4x2_fn dot4x2;
     slm_from_float_fn quant;
     const float *x;
     const uint8_t *xq; /* activations in partner format, xq_bytes per column */
@@ -88,8 +89,14 @@ static void dot_work(void *p, int ith, int nth) {
         for (int64_t j0 = 0; j0 < c->n; j0 += COL_TILE) {
             int64_t j1 = SLM_MIN(c->n, j0 + COL_TILE);
             for (int64_t r = r0; r < r1;) {
-                int64_t k = step_rows(c, r, r1);
-                for (int64_t j = j0; j < j1; j++) dot_rows(c, r, k, j);
+                int64_t k = step_rows(c, r, r1), j = j0;
+                /* four rows against two columns share the weights' unpacking */
+                if (k == 4 && c->dot4x2)
+                    for (; j + 2 <= j1; j += 2)
+                        c->dot4x2(c->w->cols, wd + (size_t)r * c->w_bytes, c->w_bytes,
+                                  c->xq + (size_t)j * c->xq_bytes, c->xq_bytes,
+                                  c->y + j * c->w->rows + r, c->y + (j + 1) * c->w->rows + r);
+                for (; j < j1; j++) dot_rows(c, r, k, j);
                 r += k;
             }
         }
@@ -121,8 +128,9 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
     if (!pool) nth = 1;
     struct mm_ctx c = {
         .w = w,
-        .dot = k.vec_dot,
+        .dot = n >= 2 ? k.vec_dot_batch : k.vec_dot,
         .dot4 = k.vec_dot4,
+        .dot4x2 = k.vec_dot4x2,
         .x = x,
         .n = n,
         .y = y,

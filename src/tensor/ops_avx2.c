@@ -32,8 +32,39 @@ static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-static inline __m256 silu8(__m256 x) {
-    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+/* llama.cpp's AVX-512 exp (slm__expf_ref) on 8 lanes; vscalefps by 2^n becomes two exact
+ * power-of-two multiplies, the second rounding as it does. */
+static inline __m256 exp8_ref(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b,
+                                        _mm256_set1_ps(0x1.573e2ep-5f)),
+                        u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b,
+                                        _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    /* |n| <= 192 here matters only where it holds: halves of at most 96 are normal powers */
+    const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n),
+                                     _mm256_set1_ps(192), _CMP_GT_OQ);
+    __m256i ni = _mm256_cvttps_epi32(_mm256_andnot_ps(big, n));
+    __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, p1), p2);
+    if (!_mm256_movemask_ps(big)) return res;
+    __m256 alt = _mm256_andnot_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ),
+                                  _mm256_set1_ps(INFINITY));
+    return _mm256_blendv_ps(res, alt, big);
+}
+
+static inline __m256 silu8_ref(__m256 x) {
+    __m256 e = exp8_ref(_mm256_sub_ps(_mm256_setzero_ps(), x));
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
@@ -42,22 +73,29 @@ static inline __m256 silu8(__m256 x) {
     float dst[8] = {0};                                                                            \
     memcpy(dst, src, (size_t)(n) * sizeof(float))
 
+/* The reference order of ops.c: the double sum of float squares stays sequential (its roundings
+ * are the reference's), the squares and the scaling are vectorised. */
 static void rms_norm_avx2(float *out, const float *x, const float *w, int64_t n, float eps) {
-    __m256 acc = _mm256_setzero_ps();
+    double ss = 0;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        acc = _mm256_fmadd_ps(v, v, acc);
+        float sq[8];
+        _mm256_storeu_ps(sq, _mm256_mul_ps(v, v));
+        for (int l = 0; l < 8; l++) ss += (double)sq[l];
     }
-    float ss = hsum8(acc);
-    for (; i < n; i++) ss += x[i] * x[i];
-    __m256 r = _mm256_set1_ps(1.0f / sqrtf(ss / (float)n + eps));
+    for (; i < n; i++) ss += (double)(x[i] * x[i]);
+    const float mean = (float)(ss / (double)n), scale = 1.0f / sqrtf(mean + eps);
+    __m256 r = _mm256_set1_ps(scale);
     for (i = 0; i + 8 <= n; i += 8) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), r);
         if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
         _mm256_storeu_ps(out + i, v);
     }
-    for (; i < n; i++) out[i] = x[i] * _mm256_cvtss_f32(r) * (w ? w[i] : 1.0f);
+    for (; i < n; i++) {
+        float v = x[i] * scale;
+        out[i] = w ? v * w[i] : v;
+    }
 }
 
 static void layer_norm_avx2(float *out, const float *x, const float *w, const float *b, int64_t n,
@@ -87,6 +125,8 @@ static void layer_norm_avx2(float *out, const float *x, const float *w, const fl
     for (; i < n; i++) out[i] = (x[i] - mean) * rs * (w ? w[i] : 1.0f) + (b ? b[i] : 0.0f);
 }
 
+/* The reference softmax of ops.c: 16-element chunks through its vector exp, each chunk's sum in
+ * the 16-lane order added in double, the rest through expf. */
 static void softmax_avx2(float *x, int64_t n) {
     __m256 mx = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
@@ -96,25 +136,20 @@ static void softmax_avx2(float *x, int64_t n) {
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     float max = _mm_cvtss_f32(m4);
     for (; i < n; i++) max = fmaxf(max, x[i]);
-    __m256 vm = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
-        _mm256_storeu_ps(x + i, e);
-        acc = _mm256_add_ps(acc, e);
+    __m256 vm = _mm256_set1_ps(max);
+    double s = 0;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256 lo = exp8_ref(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+        __m256 hi = exp8_ref(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), vm));
+        _mm256_storeu_ps(x + i, lo);
+        _mm256_storeu_ps(x + i + 8, hi);
+        s += (double)hsum8(_mm256_add_ps(hi, lo));
     }
-    if (i < n) {
-        TAIL_LOAD(t, x + i, n - i);
-        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(t), vm));
-        /* zero the padding lanes before they enter the sum */
-        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        __m256 keep =
-            _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)), lane));
-        e = _mm256_and_ps(e, keep);
-        acc = _mm256_add_ps(acc, e);
-        _mm256_storeu_ps(t, e);
-        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        s += (double)x[i];
     }
-    __m256 inv = _mm256_set1_ps(1.0f / hsum8(acc));
+    __m256 inv = _mm256_set1_ps((float)(1.0 / s));
     for (i = 0; i + 8 <= n; i += 8)
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= _mm256_cvtss_f32(inv);
@@ -164,15 +199,20 @@ static inline __m256 gelu_erf8(__m256 x) {
                          _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
-MAP_UNARY(silu_avx2, silu8)
+/* silu and swiglu in the reference's chunks of 16 (ops.c); the rest through expf. */
+static void silu_avx2(float *out, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i < n / 16 * 16; i += 8) _mm256_storeu_ps(out + i, silu8_ref(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) out[i] = x[i] / (1.0f + expf(-x[i]));
+}
 MAP_UNARY(gelu_tanh_avx2, gelu_tanh8)
 MAP_UNARY(gelu_erf_avx2, gelu_erf8)
 
 static void swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i,
-                         _mm256_mul_ps(silu8(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+    for (; i < n / 16 * 16; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu8_ref(_mm256_loadu_ps(gate + i)),
+                                                _mm256_loadu_ps(up + i)));
     for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
@@ -201,8 +241,8 @@ static inline float kv1(const struct slm_attn_rows *r, int64_t t, int64_t e) {
                   : ((const float *)r->base)[t * r->stride + e];
 }
 
-/* Four keys at a time, each with its own accumulator chain; the query stays in L1. */
-static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+/* F32 cache: four keys at a time, each with its own accumulator chain; the query stays in L1. */
+static void scores_f32(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
     const int64_t d = k->d, d8 = d / 8 * 8, n = k->n_keys;
     int64_t t = 0;
     for (; t + 4 <= n; t += 4) {
@@ -230,8 +270,8 @@ static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, floa
     }
 }
 
-/* Accumulates 32 output dims in registers over all keys. */
-static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, float *out) {
+/* F32 cache: accumulates 32 output dims in registers over all keys. */
+static void values_f32(const struct slm_attn_rows *v, const float *p, float *out) {
     const int64_t d = v->d, n = v->n_keys;
     int64_t e = 0;
     for (; e + 32 <= d; e += 32) {
@@ -258,6 +298,87 @@ static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, floa
         float a0 = 0;
         for (int64_t t = 0; t < n; t++) a0 += p[t] * kv1(v, t, e);
         out[e] = a0;
+    }
+}
+
+/* F16 cache in the reference orders of ops.c. Scores: the 16 lanes are head dims, [lo | hi]. */
+static inline __m256 f16x8(const slm_f16 *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static float score_f16(const float *q, const slm_f16 *k, int64_t d, bool batch) {
+    if (batch && d % 16 == 0) {
+        __m256 lo = _mm256_setzero_ps(), hi = lo;
+        for (int64_t e = 0; e < d; e += 16) {
+            lo = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), f16x8(k + e), lo);
+            hi = _mm256_fmadd_ps(_mm256_loadu_ps(q + e + 8), f16x8(k + e + 8), hi);
+        }
+        return hsum8(_mm256_add_ps(hi, lo));
+    }
+    const int64_t np = d / 64 * 64;
+    double sum = 0;
+    if (np) {
+        __m256 acc[4][2];
+        for (int j = 0; j < 4; j++) acc[j][0] = acc[j][1] = _mm256_setzero_ps();
+        for (int64_t e = 0; e < np; e += 64)
+            for (int j = 0; j < 4; j++)
+                for (int h = 0; h < 2; h++) {
+                    int64_t o = e + 16 * j + 8 * h;
+                    acc[j][h] = _mm256_fmadd_ps(_mm256_loadu_ps(q + o), f16x8(k + o), acc[j][h]);
+                }
+        __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0][0], acc[2][0]),
+                                  _mm256_add_ps(acc[1][0], acc[3][0]));
+        __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[0][1], acc[2][1]),
+                                  _mm256_add_ps(acc[1][1], acc[3][1]));
+        sum = (double)hsum8(_mm256_add_ps(hi, lo));
+    }
+    for (int64_t e = np; e < d; e++) sum += (double)(q[e] * _cvtsh_ss(k[e]));
+    return (float)sum;
+}
+
+static void attn_scores_avx2(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    if (!k->f16) {
+        scores_f32(k, q, scale, s);
+        return;
+    }
+    for (int64_t t = 0; t < k->n_keys; t++)
+        s[t] = score_f16(q, (const slm_f16 *)k->base + t * k->stride, k->d, k->batch) * scale;
+}
+
+/* Values: 8 head dims per vector; the reference's 16 lanes over keys (t % 16, in 4 accumulators
+ * by t / 16 % 4 for a single token) are separate vectors, folded across as it folds them. */
+static inline __m256 fold16(const __m256 *a) {
+    __m256 t[8];
+    for (int i = 0; i < 8; i++) t[i] = _mm256_add_ps(a[i + 8], a[i]);
+    __m256 r0 = _mm256_add_ps(t[4], t[0]), r1 = _mm256_add_ps(t[5], t[1]);
+    __m256 r2 = _mm256_add_ps(t[6], t[2]), r3 = _mm256_add_ps(t[7], t[3]);
+    return _mm256_add_ps(_mm256_add_ps(r0, r2), _mm256_add_ps(r1, r3));
+}
+
+static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, float *out) {
+    if (!v->f16 || v->d % 8 != 0) {
+        if (v->f16) {
+            slm__ops(SLM_CPU_SCALAR)->attn_values(v, p, out);
+            return;
+        }
+        values_f32(v, p, out);
+        return;
+    }
+    const slm_f16 *base = v->base;
+    const int groups = v->batch ? 1 : 4;
+    for (int64_t e = 0; e < v->d; e += 8) {
+        __m256 acc[4][16];
+        for (int j = 0; j < groups; j++)
+            for (int l = 0; l < 16; l++) acc[j][l] = _mm256_setzero_ps();
+        for (int64_t t = 0; t < v->n_keys; t++) {
+            __m256 *a = &acc[v->batch ? 0 : t / 16 % 4][t % 16];
+            *a = _mm256_fmadd_ps(_mm256_set1_ps(p[t]), f16x8(base + t * v->stride + e), *a);
+        }
+        if (!v->batch)
+            for (int l = 0; l < 16; l++)
+                acc[0][l] = _mm256_add_ps(_mm256_add_ps(acc[0][l], acc[2][l]),
+                                          _mm256_add_ps(acc[1][l], acc[3][l]));
+        _mm256_storeu_ps(out + e, fold16(acc[0]));
     }
 }
 

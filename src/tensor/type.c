@@ -16,6 +16,8 @@ struct type_row {
     slm_type partner;
     slm_vec_dot_fn vec_dot[SLM_CPU_LEVEL_COUNT];
     slm_vec_dot4_fn vec_dot4[SLM_CPU_LEVEL_COUNT]; /* optional four-row forms */
+    slm_vec_dot4x2_fn vec_dot4x2[SLM_CPU_LEVEL_COUNT]; /* optional four-row, two-column forms */
+    slm_vec_dot_fn vec_dot_batch[SLM_CPU_LEVEL_COUNT]; /* optional batch forms */
 };
 
 #define KERNELS(t, p, l2, l3)                                                                      \
@@ -23,21 +25,28 @@ struct type_row {
     .vec_dot = {slm__dot_##t##_scalar, l2, l3}
 #define CONVERT(t) .to_float = slm__##t##_to_float, .from_float = slm__##t##_from_float
 
-/* Rows left zero are ids removed from the format. */
+/* Rows left zero are ids removed from the format. The single-row legacy dots of the avx512 level
+ * are the avx2 ones (the reference order is an 8-lane chain). */
 static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
     [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512),
                      .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_f16_avx512}},
-    [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512)},
-    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, slm__dot_q4_0_avx512),
+    [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512),
+                       .vec_dot_batch = {slm__dot_bf16_batch_scalar, slm__dot_bf16_batch_avx2,
+                                         slm__dot_bf16_batch_avx512}},
+    [SLM_TYPE_Q4_0] = {"q4_0", 32, 18, KERNELS(q4_0, Q8_0, slm__dot_q4_0_avx2, NULL),
                        .vec_dot4 = {[SLM_CPU_AVX2] = slm__dot4_q4_0_avx2,
-                                    [SLM_CPU_AVX512] = slm__dot4_q4_0_avx512}},
-    [SLM_TYPE_Q4_1] = {"q4_1", 32, 20, KERNELS(q4_1, Q8_1, slm__dot_q4_1_avx2, slm__dot_q4_1_avx512)},
-    [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, slm__dot_q5_0_avx512)},
-    [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, slm__dot_q5_1_avx512)},
-    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, slm__dot_q8_0_avx512),
+                                    [SLM_CPU_AVX512] = slm__dot4_q4_0_avx512},
+                       .vec_dot4x2 = {[SLM_CPU_AVX512] = slm__dot4x2_q4_0_avx512}},
+    [SLM_TYPE_Q4_1] = {"q4_1", 32, 20, KERNELS(q4_1, Q8_1, slm__dot_q4_1_avx2, NULL)},
+    [SLM_TYPE_Q5_0] = {"q5_0", 32, 22, KERNELS(q5_0, Q8_0, slm__dot_q5_0_avx2, NULL),
+                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q5_0_avx512},
+                       .vec_dot4x2 = {[SLM_CPU_AVX512] = slm__dot4x2_q5_0_avx512}},
+    [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, NULL)},
+    [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, NULL),
                        .act_from_float = slm__q8_0_act_from_float,
-                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q8_0_avx512}},
+                       .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q8_0_avx512},
+                       .vec_dot4x2 = {[SLM_CPU_AVX512] = slm__dot4x2_q8_0_avx512}},
     [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1), .act_from_float = slm__q8_1_act_from_float},
     [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},
     [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
@@ -103,13 +112,27 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     int l = (int)level;
     while (!dot_at(t, l)) l--;
     out->vec_dot = dot_at(t, l);
+    out->vec_dot_batch = out->vec_dot;
+    if (r->vec_dot_batch[l]) out->vec_dot_batch = r->vec_dot_batch[l];
     for (l = (int)level; l >= 0 && !out->vec_dot4; l--) out->vec_dot4 = r->vec_dot4[l];
+    for (l = (int)level; l >= 0 && !out->vec_dot4x2; l--) out->vec_dot4x2 = r->vec_dot4x2[l];
     return true;
 }
 
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level) {
     if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
     return dot_at(t, (int)level);
+}
+
+slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level) {
+    if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT || !dot_at(t, (int)level))
+        return NULL;
+    return type_rows[t].vec_dot_batch[level];
+}
+
+slm_vec_dot4x2_fn slm__vec_dot4x2_at(slm_type t, slm_cpu_level level) {
+    if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
+    return type_rows[t].vec_dot4x2[level];
 }
 
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level) {

@@ -254,6 +254,49 @@ void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr
 void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
                                   const float *x, int64_t xs, int64_t nc, float *y, int64_t ys);
 
+/* Packed BF16 matrix multiply on AMX tiles (gemm.c, gemm_amx.c), for the encoder's large
+ * batches: weights of any type are dequantized and rounded to BF16 once, into 16 x 32 tiles, and
+ * activations are rounded to BF16 into a packed copy before each product; sums are in float.
+ * Rounding both sides to BF16 moves a MiniLM sentence vector by a cosine of about 3e-5, while the
+ * tiles run at more than ten times the float FMA rate. Only where slm__cpu_has_amx_bf16(). */
+#define SLM_AMX_ROWS(r) (((r) + 31) / 32 * 32) /* weight rows and activation rows come in pairs */
+#define SLM_AMX_COLS(k) (((k) + 31) / 32 * 32) /* of tiles; k in steps of 32 */
+struct slm_amx_weight {
+    int64_t rows, cols, cols_p;
+    const slm_bf16 *data; /* [rows_p / 16][cols_p / 32][16][16][2]: tile (row block, k block) */
+};
+/* AMX-BF16 present and the OS lets this process use the tile registers (asked once). */
+bool slm__cpu_has_amx_bf16(void);
+/* Bytes of a packed weight and of packed activations of n rows. */
+size_t slm__amx_weight_bytes(int64_t rows, int64_t cols);
+size_t slm__amx_act_bytes(int64_t n, int64_t cols);
+/* Packs w (any type slm_type_dequantize knows) into out (slm__amx_weight_bytes); row_tmp holds
+ * w->cols floats. Fills *pw. Scalar, at creation time. */
+void slm__amx_pack_weight(const struct slm_weight *w, void *out, float *row_tmp,
+                          struct slm_amx_weight *pw);
+/* Activation epilogue of the product. */
+typedef enum { SLM_AMX_NONE, SLM_AMX_GELU_ERF, SLM_AMX_GELU_TANH } slm_amx_act;
+/* Rounds x ([n][cols]) into xa (slm__amx_act_bytes), threads over rows. */
+void slm__amx_pack_act(slm_pool *pool, int nth, const float *x, int64_t n, int64_t cols,
+                       slm_bf16 *xa);
+/* y[j][r] = act(dot(w row r, xa row j) + bias[r]) for j < n (bias may be NULL); y rows are
+ * w->rows apart. Threads claim (pair of token tiles, group of weight rows). Does not allocate. */
+void slm__matmul_amx(slm_pool *pool, int nth, const struct slm_amx_weight *w, const slm_bf16 *xa,
+                     int64_t n, const float *bias, slm_amx_act act, float *y);
+/* The scalar reference: the same BF16 products summed in double, then bias and act. */
+void slm__matmul_amx_ref(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n,
+                         const float *bias, slm_amx_act act, float *y);
+/* The AMX side (gemm_amx.c). begin/end load and release the tile configuration on the calling
+ * thread; tiles computes y = sums + bias for tokens t0..t0+31 (those below n) against weight rows
+ * o0..o1 (o0 a multiple of 32). */
+void slm__amx_begin(void);
+void slm__amx_end(void);
+void slm__amx_tiles(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n, int64_t t0,
+                    int64_t o0, int64_t o1, const float *bias, float *y);
+/* Rows r0..r1 of slm__amx_pack_act (rows from n on are zero). */
+void slm__amx_pack_act_avx512(const float *x, int64_t n, int64_t cols, slm_bf16 *xa, int64_t r0,
+                              int64_t r1);
+
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
 

@@ -3,6 +3,8 @@
  * multiples of 4, row lengths not multiples of 16), one thread and a pool. Error budget: the
  * reference sums in double, the tiles in float with a different order: |err| <= 1e-5 x the sum
  * of |w x| terms. Skipped visibly on CPUs without AVX-512, where the encoder uses slm__matmul.
+ * Attention's broadcasting product (slm__gemm_nn) within the same budget, on strided operands
+ * with every edge of its 4 x 64 and 8 x 32 blocks.
  * The packed BF16 product on AMX tiles (slm__matmul_amx) likewise, for weights of several types
  * and edges of its 32 x 32 blocks and 32-wide k steps: its packing of weights and activations
  * against BF16 rounding done here, its sums (plus bias, then GELU) against a double sum of those
@@ -75,6 +77,40 @@ static void tiles_match_reference(void **state) {
         }
     }
     slm_pool_free(pool);
+}
+
+static void check_nn(int64_t m, int64_t n, int64_t k) {
+    const int64_t as = k + 3, bs = n + 5, ys = n + 2;
+    float *a = malloc((size_t)(m * as) * 4), *b = malloc((size_t)(k * bs) * 4);
+    float *y = malloc((size_t)(m * ys) * 4), *ref = malloc((size_t)(m * ys) * 4);
+    for (int64_t i = 0; i < m * as; i++) a[i] = frand();
+    for (int64_t i = 0; i < k * bs; i++) b[i] = frand() * 2;
+    for (int64_t i = 0; i < m * ys; i++) y[i] = ref[i] = 7; /* the gaps between rows stay */
+    slm__gemm_nn_ref(m, n, k, 0.5f, a, as, b, bs, ref, ys);
+    slm__gemm_nn_avx512(m, n, k, 0.5f, a, as, b, bs, y, ys);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < ys; j++) {
+            double mag = 0;
+            for (int64_t c = 0; c < k && j < n; c++) mag += fabs(0.5 * a[i * as + c] * b[c * bs + j]);
+            if (fabs((double)y[i * ys + j] - ref[i * ys + j]) > 1e-5 * mag)
+                fail_msg("nn %lldx%lldx%lld: y[%lld][%lld] = %g, reference %g", (long long)m,
+                         (long long)n, (long long)k, (long long)i, (long long)j,
+                         (double)y[i * ys + j], (double)ref[i * ys + j]);
+        }
+    }
+    free(a), free(b), free(y), free(ref);
+}
+
+static void nn_matches_reference(void **state) {
+    (void)state;
+    if (!slm__matmul_f32x_supported(SLM_TYPE_F32)) {
+        printf("skipped: no AVX-512 on this CPU (level %s)\n", slm__cpu_level_name(slm__cpu_level()));
+        skip();
+    }
+    /* m x n x k: scores of a block of queries over keys, values of a head, and the edges */
+    const int64_t shapes[][3] = {{32, 190, 32}, {32, 32, 190}, {5, 64, 32}, {9, 32, 7},
+                                 {3, 70, 1},    {1, 1, 1},     {13, 17, 64}, {8, 48, 5}};
+    for (size_t s = 0; s < SLM_ARRAY_LEN(shapes); s++) check_nn(shapes[s][0], shapes[s][1], shapes[s][2]);
 }
 
 /* The packed product against sums of the BF16-rounded products computed here; also checks the
@@ -160,6 +196,7 @@ static void amx_matches_reference(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(tiles_match_reference),
+                                       cmocka_unit_test(nn_matches_reference),
                                        cmocka_unit_test(amx_matches_reference)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

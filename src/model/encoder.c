@@ -28,7 +28,7 @@ static size_t mm_scratch_bytes(const struct slm_model_hparams *h, const slm_gguf
     return max;
 }
 
-/* Floats of attention scratch per thread: a head's transposed values and a block of scores. */
+/* Floats of attention scratch per thread: a head's transposed keys and a block of scores. */
 static int64_t attn_floats(const struct slm_model_hparams *h, int64_t max_seq) {
     return ((int64_t)h->head_dim + ATTN_QBLOCK) * max_seq;
 }
@@ -143,9 +143,10 @@ void slm__enc_free(struct slm__enc *e) {
 /* ---- the pass ---- */
 
 /* Attention over the packed batch: every query attends to all tokens of its own sequence.
- * With the AVX-512 tiles, threads claim (sequence, head) pairs: the head's values are transposed
+ * With the AVX-512 tiles, threads claim (sequence, head) pairs: the head's keys are transposed
  * once into scratch, then blocks of ATTN_QBLOCK queries get their scores (Q K^T) and outputs
- * (P V) as tiled products. Otherwise threads claim tokens and go key by key with the ops table. */
+ * (P V) as products that broadcast queries (then probabilities) against rows of keys (values).
+ * Otherwise threads claim tokens and go key by key with the ops table. */
 struct attn_job {
     const struct slm__enc *e;
     const int64_t *offsets;
@@ -161,17 +162,16 @@ static void attn_head(const struct attn_job *j, int64_t s, int64_t h, float *scr
     const int64_t k0 = j->offsets[s], n_keys = j->offsets[s + 1] - k0;
     const float *q = e->q + k0 * width + h * d, *k = e->k + k0 * width + h * d;
     const float *v = e->v + k0 * width + h * d;
-    float *vt = scratch, *scores = scratch + d * e->max_seq; /* [d][n_keys], [block][n_keys] */
+    float *kt = scratch, *scores = scratch + d * e->max_seq; /* [d][n_keys], [block][n_keys] */
     for (int64_t t = 0; t < n_keys; t++)
-        for (int64_t c = 0; c < d; c++) vt[c * n_keys + t] = v[t * width + c];
+        for (int64_t c = 0; c < d; c++) kt[c * n_keys + t] = k[t * width + c];
     for (int64_t q0 = 0; q0 < n_keys; q0 += ATTN_QBLOCK) {
         const int64_t nq = SLM_MIN(ATTN_QBLOCK, n_keys - q0);
-        slm__gemm_f32_strided_avx512(d, k, width, n_keys, q + q0 * width, width, nq, scores,
-                                     n_keys);
-        for (int64_t i = 0; i < nq * n_keys; i++) scores[i] *= j->scale;
+        slm__gemm_nn_avx512(nq, n_keys, d, j->scale, q + q0 * width, width, kt, n_keys, scores,
+                            n_keys);
         for (int64_t i = 0; i < nq; i++) slm__softmax(scores + i * n_keys, n_keys);
-        slm__gemm_f32_strided_avx512(n_keys, vt, n_keys, d, scores, n_keys, nq,
-                                     e->att + (k0 + q0) * width + h * d, width);
+        slm__gemm_nn_avx512(nq, d, n_keys, 1.0f, scores, n_keys, v, width,
+                            e->att + (k0 + q0) * width + h * d, width);
     }
 }
 

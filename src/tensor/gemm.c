@@ -27,13 +27,13 @@ void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, f
     }
 }
 
-void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr, const float *x,
-                               int64_t xs, int64_t nc, float *y, int64_t ys) {
-    for (int64_t c = 0; c < nc; c++) {
-        for (int64_t r = 0; r < nr; r++) {
+void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t as,
+                      const float *b, int64_t bs, float *y, int64_t ys) {
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < n; j++) {
             double s = 0;
-            for (int64_t i = 0; i < k; i++) s += (double)w[r * ws + i] * x[c * xs + i];
-            y[c * ys + r] = (float)s;
+            for (int64_t c = 0; c < k; c++) s += (double)a[i * as + c] * b[c * bs + j];
+            y[i * ys + j] = (float)(s * alpha);
         }
     }
 }

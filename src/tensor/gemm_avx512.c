@@ -1,7 +1,7 @@
 /* AVX-512 tiles of the float-activation matrix multiply (slm__matmul_f32x): 4 weight rows x 4
  * activation rows per tile, 16 accumulators in registers, so each loaded (and, for F16, widened)
  * weight vector meets four activation vectors. Only the summation order differs from the scalar
- * reference. */
+ * reference. Also the plain product of attention (slm__gemm_nn), which broadcasts. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
@@ -82,7 +82,60 @@ void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n
         block(false, k, (const float *)w->data + r0 * k, k, r1 - r0, x, k, n, y + r0, w->rows);
 }
 
-void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
-                                  const float *x, int64_t xs, int64_t nc, float *y, int64_t ys) {
-    block(false, k, w, ws, nr, x, xs, nc, y, ys);
+/* One R x V block of slm__gemm_nn_avx512: R rows of a against V vectors of 16 columns of b (the
+ * last one masked by m), acc[r][v] summed over c in order, so no element depends on the block
+ * it is computed in. */
+static inline __attribute__((always_inline)) void nn_tile(int R, int V, int64_t k, float alpha,
+                                                          const float *a, int64_t as,
+                                                          const float *b, int64_t bs, __mmask16 m,
+                                                          float *y, int64_t ys) {
+    __m512 acc[8][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < k; c++) {
+        __m512 bv[4];
+        for (int v = 0; v < V; v++)
+            bv[v] = _mm512_maskz_loadu_ps(v == V - 1 ? m : (__mmask16)0xffff, b + c * bs + v * 16);
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(a[r * as + c]);
+            for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    const __m512 al = _mm512_set1_ps(alpha);
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < V; v++)
+            _mm512_mask_storeu_ps(y + r * ys + v * 16, v == V - 1 ? m : (__mmask16)0xffff,
+                                  _mm512_mul_ps(acc[r][v], al));
+}
+
+/* Rows in blocks of R (then one at a time), columns in blocks of V vectors (then the rest). */
+static inline __attribute__((always_inline)) void nn_rows(int R, int V, int64_t m, int64_t n,
+                                                          int64_t k, float alpha, const float *a,
+                                                          int64_t as, const float *b, int64_t bs,
+                                                          float *y, int64_t ys) {
+    for (int64_t j = 0; j < n; j += 16 * V) {
+        const int64_t w = SLM_MIN(16 * V, n - j);
+        const int nv = (int)((w + 15) / 16);
+        const __mmask16 mask = w % 16 ? (__mmask16)((1u << (w % 16)) - 1) : (__mmask16)0xffff;
+        int64_t i = 0;
+        if (nv == V)
+            for (; i + R <= m; i += R)
+                nn_tile(R, V, k, alpha, a + i * as, as, b + j, bs, mask, y + i * ys + j, ys);
+        for (; i < m; i++) {
+            switch (nv) {
+            case 1: nn_tile(1, 1, k, alpha, a + i * as, as, b + j, bs, mask, y + i * ys + j, ys); break;
+            case 2: nn_tile(1, 2, k, alpha, a + i * as, as, b + j, bs, mask, y + i * ys + j, ys); break;
+            case 3: nn_tile(1, 3, k, alpha, a + i * as, as, b + j, bs, mask, y + i * ys + j, ys); break;
+            default: nn_tile(1, 4, k, alpha, a + i * as, as, b + j, bs, mask, y + i * ys + j, ys);
+            }
+        }
+    }
+}
+
+void slm__gemm_nn_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t as, const float *b, int64_t bs, float *y, int64_t ys) {
+    /* 4 x 64 blocks for wide outputs (scores over keys), 8 x 32 for narrow ones (a head's
+     * values): 16 accumulators either way */
+    if (n > 32) nn_rows(4, 4, m, n, k, alpha, a, as, b, bs, y, ys);
+    else nn_rows(8, 2, m, n, k, alpha, a, as, b, bs, y, ys);
 }

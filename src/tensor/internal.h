@@ -246,13 +246,14 @@ void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, f
                         int64_t r0, int64_t r1);
 void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
                            int64_t r0, int64_t r1);
-/* The same tiles over F32 rows with any strides, on one thread (attention's Q K^T and P V):
- * y[c * ys + r] = dot(w + r * ws, x + c * xs) over k floats, for r < nr and c < nc. The AVX-512
- * form only where slm__matmul_f32x_supported(SLM_TYPE_F32). */
-void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr, const float *x,
-                               int64_t xs, int64_t nc, float *y, int64_t ys);
-void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
-                                  const float *x, int64_t xs, int64_t nc, float *y, int64_t ys);
+/* y[i][j] = alpha * sum_c a[i][c] b[c][j] for i < m, j < n over k terms, on one thread; rows of
+ * a, b and y are as, bs and ys floats apart (attention: scores = Q K^T with K transposed, then
+ * P V). The AVX-512 form broadcasts elements of a against vectors of b (no horizontal sums), only
+ * where slm__matmul_f32x_supported(SLM_TYPE_F32); the reference sums in double. */
+void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t as,
+                      const float *b, int64_t bs, float *y, int64_t ys);
+void slm__gemm_nn_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t as, const float *b, int64_t bs, float *y, int64_t ys);
 
 /* Packed BF16 matrix multiply on AMX tiles (gemm.c, gemm_amx.c), for the encoder's large
  * batches: weights of any type are dequantized and rounded to BF16 once, into 16 x 32 tiles, and

@@ -223,10 +223,35 @@ static void linear(const struct slm__enc *e, slm_pool *pool, const slm_model *m,
     else if (act == SLM_AMX_GELU_ERF) slm__gelu_erf(y, y, n * width);
 }
 
-static void norm_rows(float *x, int64_t n, int64_t width, const struct slm__bound *w,
-                      const struct slm__bound *b, float eps) {
-    for (int64_t i = 0; i < n; i++) slm__layer_norm(x + i * width, x + i * width, w->vec, b->vec,
-                                                    width, eps);
+/* x = LayerNorm(x + r) row by row (r may be NULL), threads over rows. */
+struct norm_job {
+    float *x;
+    const float *r, *w, *b;
+    int64_t width;
+    float eps;
+    slm_chunker rows;
+};
+
+static void norm_work(void *p, int ith, int nth) {
+    (void)ith, (void)nth;
+    struct norm_job *j = p;
+    int64_t r0, r1;
+    while (slm__chunker_next(&j->rows, &r0, &r1)) {
+        for (int64_t i = r0; i < r1; i++) {
+            float *x = j->x + i * j->width;
+            if (j->r) slm__add(x, x, j->r + i * j->width, j->width);
+            slm__layer_norm(x, x, j->w, j->b, j->width, j->eps);
+        }
+    }
+}
+
+static void add_norm(const struct slm__enc *e, slm_pool *pool, float *x, const float *r, int64_t n,
+                     int64_t width, const struct slm__bound *w, const struct slm__bound *b,
+                     float eps) {
+    struct norm_job j = {.x = x, .r = r, .w = w->vec, .b = b->vec, .width = width, .eps = eps};
+    slm__chunker_init(&j.rows, 0, n, 16);
+    /* a single chunk is not worth waking the pool */
+    slm_pool_run(n > 16 ? pool : NULL, norm_work, &j, n > 16 && pool ? e->nth : 1);
 }
 
 /* Row `row` of an embedding table, dequantized into out. */
@@ -262,7 +287,8 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
             }
         }
     }
-    norm_rows(e->x, n, E, &G[SLM_ROLE_EMBD_NORM], &G[SLM_ROLE_EMBD_NORM_B], h->norm_eps);
+    add_norm(e, pool, e->x, NULL, n, E, &G[SLM_ROLE_EMBD_NORM], &G[SLM_ROLE_EMBD_NORM_B],
+             h->norm_eps);
 
     for (uint32_t l = 0; l < h->n_layer; l++) {
         const struct slm__bound *L = m->layers[l];
@@ -277,15 +303,13 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
         else slm__chunker_init(&job.units, 0, n, 4);
         slm_pool_run(pool, attn_work, &job, e->nth);
         linear(e, pool, m, l, 3, e->att, false, n, SLM_AMX_NONE, e->xb);
-        slm__add(e->x, e->x, e->xb, n * E);
-        norm_rows(e->x, n, E, &L[SLM_ROLE_ATTN_OUT_NORM], &L[SLM_ROLE_ATTN_OUT_NORM_B],
-                  h->norm_eps);
+        add_norm(e, pool, e->x, e->xb, n, E, &L[SLM_ROLE_ATTN_OUT_NORM],
+                 &L[SLM_ROLE_ATTN_OUT_NORM_B], h->norm_eps);
 
         linear(e, pool, m, l, 4, e->x, false, n, gelu_tanh ? SLM_AMX_GELU_TANH : SLM_AMX_GELU_ERF,
                e->ff);
         linear(e, pool, m, l, 5, e->ff, false, n, SLM_AMX_NONE, e->xb);
-        slm__add(e->x, e->x, e->xb, n * E);
-        norm_rows(e->x, n, E, &L[SLM_ROLE_LAYER_OUT_NORM], &L[SLM_ROLE_LAYER_OUT_NORM_B],
-                  h->norm_eps);
+        add_norm(e, pool, e->x, e->xb, n, E, &L[SLM_ROLE_LAYER_OUT_NORM],
+                 &L[SLM_ROLE_LAYER_OUT_NORM_B], h->norm_eps);
     }
 }

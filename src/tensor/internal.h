@@ -366,6 +366,13 @@ struct slm_ops {
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);
 extern const struct slm_ops slm__ops_avx2;
+/* The AVX2 ops except the encoder's, which ops_avx512.c widens (the forms below). */
+extern const struct slm_ops slm__ops_avx512;
+void slm__softmax_avx512(float *x, int64_t n);
+void slm__gelu_tanh_avx512(float *out, const float *x, int64_t n);
+void slm__gelu_erf_avx512(float *out, const float *x, int64_t n);
+void slm__layer_norm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,
+                            float eps);
 
 /* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
  * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest

@@ -68,6 +68,7 @@ static bool detect_amx_bf16(void) {
 }
 
 static atomic_int has_amx = -1;
+static atomic_bool amx_allowed = true;
 
 bool slm__cpu_has_amx_bf16(void) {
     int v = atomic_load_explicit(&has_amx, memory_order_relaxed);
@@ -76,7 +77,12 @@ bool slm__cpu_has_amx_bf16(void) {
         atomic_store_explicit(&has_amx, v, memory_order_relaxed);
     }
     /* SLM_CPU_LEVEL below avx512 turns the tiles off with the rest */
-    return v == 1 && slm__cpu_level() >= SLM_CPU_AVX512;
+    return v == 1 && atomic_load_explicit(&amx_allowed, memory_order_relaxed) &&
+           slm__cpu_level() >= SLM_CPU_AVX512;
+}
+
+void slm__cpu_amx_allow(bool allow) {
+    atomic_store_explicit(&amx_allowed, allow, memory_order_relaxed);
 }
 
 slm_cpu_level slm__cpu_level(void) {

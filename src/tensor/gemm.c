@@ -1,8 +1,10 @@
-/* Matrix multiply with float activations for F32 and F16 weights (the encoder's linear layers):
- * unlike slm__matmul the activations are not rounded to the weight type's partner format, and
- * the product is computed in register tiles of 4 weight rows x 4 activation rows, which a
- * batch of hundreds of tokens needs to approach the FMA peak. Threads claim chunks of weight rows
- * and compute them for every activation row. The scalar reference sums in double. */
+/* Matrix multiply with float activations for F32, F16, BF16 and Q8_0 weights (the encoder's
+ * linear layers where there are no AMX tiles): unlike slm__matmul the activations are not
+ * rounded to the weight type's partner format, and the product is computed in register tiles of
+ * 4 weight rows x 4 activation rows, which a batch of hundreds of tokens needs to approach the
+ * FMA peak. Threads claim chunks of weight rows and compute them for every activation row. The
+ * scalar reference sums in double. Also the attention product's reference, and the packed BF16
+ * product on AMX tiles (its packing, threading and reference). */
 #include "tensor/internal.h"
 
 /* Work is split into tasks of ROW_CHUNK weight rows x COL_TILE activation rows, claimed in order
@@ -11,17 +13,27 @@
 #define ROW_CHUNK 64
 #define COL_TILE 32
 
+/* Weight (r, i) of a type slm__matmul_f32x takes. */
+static float weight_at(const struct slm_weight *w, int64_t r, int64_t i) {
+    const int64_t at = r * w->cols + i;
+    switch (w->type) {
+    case SLM_TYPE_F16: return slm__f16_to_f32(((const slm_f16 *)w->data)[at]);
+    case SLM_TYPE_BF16: return slm__bf16_to_f32(((const slm_bf16 *)w->data)[at]);
+    case SLM_TYPE_Q8_0: {
+        const slm_block_q8_0 *b = (const slm_block_q8_0 *)w->data + at / SLM_QK;
+        return slm__f16_to_f32(b->d) * (float)b->qs[at % SLM_QK];
+    }
+    default: return ((const float *)w->data)[at];
+    }
+}
+
 void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, float *y,
                         int64_t r0, int64_t r1) {
     const int64_t k = w->cols;
     for (int64_t r = r0; r < r1; r++) {
         for (int64_t j = 0; j < n; j++) {
             double s = 0;
-            for (int64_t i = 0; i < k; i++) {
-                float wv = w->type == SLM_TYPE_F16 ? slm__f16_to_f32(((const slm_f16 *)w->data)[r * k + i])
-                                                   : ((const float *)w->data)[r * k + i];
-                s += (double)wv * x[j * k + i];
-            }
+            for (int64_t i = 0; i < k; i++) s += (double)weight_at(w, r, i) * x[j * k + i];
             y[j * w->rows + r] = (float)s;
         }
     }
@@ -39,7 +51,8 @@ void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float 
 }
 
 bool slm__matmul_f32x_supported(slm_type t) {
-    return (t == SLM_TYPE_F32 || t == SLM_TYPE_F16) && slm__cpu_level() >= SLM_CPU_AVX512;
+    return (t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_BF16 || t == SLM_TYPE_Q8_0) &&
+           slm__cpu_level() >= SLM_CPU_AVX512;
 }
 
 struct gemm_ctx {

@@ -234,10 +234,11 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
 /* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
 slm_type slm__matmul_partner(slm_type type);
 
-/* Float-activation matrix multiply for F32 and F16 weights (gemm.c): y[j][r] = dot(row r of w,
- * x[j]) with x kept in float (not rounded to F16), computed in 4 x 4 register tiles; for batches
- * of many rows (the encoder). Only where slm__matmul_f32x_supported(type): F32/F16 weights on the
- * AVX-512 level. Does not allocate. */
+/* Float-activation matrix multiply for F32, F16, BF16 and Q8_0 weights (gemm.c): y[j][r] =
+ * dot(row r of w, x[j]) with x kept in float (not rounded to the partner format: Q8 activations
+ * cost MiniLM a cosine of 1e-3), computed in 4 x 4 register tiles; for batches of many rows (the
+ * encoder). Only where slm__matmul_f32x_supported(type): those types on the AVX-512 level. Does
+ * not allocate. */
 bool slm__matmul_f32x_supported(slm_type t);
 void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
                       int64_t n, float *y);
@@ -268,6 +269,8 @@ struct slm_amx_weight {
 };
 /* AMX-BF16 present and the OS lets this process use the tile registers (asked once). */
 bool slm__cpu_has_amx_bf16(void);
+/* Test hook: forbid (false) or allow again the AMX tiles, for what is created afterwards. */
+void slm__cpu_amx_allow(bool allow);
 /* Bytes of a packed weight and of packed activations of n rows. */
 size_t slm__amx_weight_bytes(int64_t rows, int64_t cols);
 size_t slm__amx_act_bytes(int64_t n, int64_t cols);

@@ -8,8 +8,9 @@
  * The packed BF16 product on AMX tiles (slm__matmul_amx) likewise, for weights of several types
  * and edges of its 32 x 32 blocks and 32-wide k steps: its packing of weights and activations
  * against BF16 rounding done here, its sums (plus bias, then GELU) against a double sum of those
- * rounded products, within the same budget (GELU's slope stays below 1.13). Skipped visibly
- * without AMX-BF16. */
+ * rounded products, within the same budget (GELU's slope stays below 1.13); its fast packers of
+ * strided floats (attention's keys and values) byte for byte against the packing of weights.
+ * Skipped visibly without AMX-BF16. */
 // ctest-labels: tsan
 #include "testutil.h"
 
@@ -180,6 +181,41 @@ static void check_amx(slm_pool *pool, int nth, slm_type type, int64_t rows, int6
     free(packed), free(xa);
 }
 
+/* The fast packers of a head's keys (rows) and values (columns) against slm__amx_pack_weight of
+ * the same floats made contiguous: the same bytes. */
+static void amx_packers_match(void **state) {
+    (void)state;
+    if (!slm__cpu_has_amx_bf16()) {
+        printf("skipped: no AMX-BF16 on this CPU or no permission from the OS\n");
+        skip();
+    }
+    const int64_t shapes[][2] = {{190, 32}, {32, 190}, {5, 7}, {33, 64}, {16, 1}, {64, 96}};
+    for (size_t s = 0; s < SLM_ARRAY_LEN(shapes); s++) {
+        const int64_t rows = shapes[s][0], cols = shapes[s][1], stride = rows + cols + 3;
+        const size_t bytes = slm__amx_weight_bytes(rows, cols);
+        float *src = malloc((size_t)(stride * (rows + cols)) * sizeof *src);
+        float *dense = malloc((size_t)(rows * cols) * sizeof *dense), *tmp = malloc((size_t)cols * 4);
+        void *want = aligned_alloc(64, bytes), *got = aligned_alloc(64, bytes);
+        for (int64_t i = 0; i < stride * (rows + cols); i++) src[i] = frand();
+        struct slm_amx_weight pw, pg;
+        for (int by_cols = 0; by_cols < 2; by_cols++) {
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t k = 0; k < cols; k++)
+                    dense[r * cols + k] = by_cols ? src[k * stride + r] : src[r * stride + k];
+            struct slm_weight w = {SLM_TYPE_F32, rows, cols, dense};
+            slm__amx_pack_weight(&w, want, tmp, &pw);
+            memset(got, 0x55, bytes);
+            if (by_cols) slm__amx_pack_cols_avx512(src, rows, cols, stride, got, &pg);
+            else slm__amx_pack_rows_avx512(src, rows, cols, stride, got, &pg);
+            if (memcmp(want, got, bytes))
+                fail_msg("pack_%s %lldx%lld differs from slm__amx_pack_weight",
+                         by_cols ? "cols" : "rows", (long long)rows, (long long)cols);
+            assert_true(pg.rows == rows && pg.cols == cols && pg.cols_p == pw.cols_p);
+        }
+        free(src), free(dense), free(tmp), free(want), free(got);
+    }
+}
+
 static void amx_matches_reference(void **state) {
     (void)state;
     if (!slm__cpu_has_amx_bf16()) {
@@ -207,6 +243,7 @@ static void amx_matches_reference(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(tiles_match_reference),
                                        cmocka_unit_test(nn_matches_reference),
+                                       cmocka_unit_test(amx_packers_match),
                                        cmocka_unit_test(amx_matches_reference)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

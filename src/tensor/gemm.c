@@ -148,7 +148,7 @@ static void pack_work(void *p, int ith, int nth) {
     struct pack_ctx *c = p;
     int64_t r0, r1;
     while (slm__chunker_next(&c->rows, &r0, &r1))
-        slm__amx_pack_act_avx512(c->x, c->n, c->cols, c->xa, r0, r1);
+        slm__amx_pack_act_avx512(c->x, c->n, c->cols, c->cols, 1.0f, c->xa, r0, r1);
 }
 
 void slm__amx_pack_act(slm_pool *pool, int nth, const float *x, int64_t n, int64_t cols,
@@ -180,7 +180,7 @@ static void amx_work(void *p, int ith, int nth) {
         for (int64_t t = t0; t < t1; t++) {
             const int64_t tok = t / c->n_groups * 32, o0 = t % c->n_groups * c->group_rows;
             const int64_t o1 = SLM_MIN(o0 + c->group_rows, rows);
-            slm__amx_tiles(c->w, c->xa, c->n, tok, o0, o1, c->bias, c->y);
+            slm__amx_tiles(c->w, c->xa, c->n, tok, o0, o1, c->bias, c->y, rows);
             if (c->act == SLM_AMX_NONE) continue;
             /* while the block is in L1 */
             for (int64_t j = tok; j < SLM_MIN(tok + 32, c->n); j++)

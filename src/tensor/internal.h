@@ -290,16 +290,25 @@ void slm__matmul_amx(slm_pool *pool, int nth, const struct slm_amx_weight *w, co
 /* The scalar reference: the same BF16 products summed in double, then bias and act. */
 void slm__matmul_amx_ref(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n,
                          const float *bias, slm_amx_act act, float *y);
-/* The AMX side (gemm_amx.c). begin/end load and release the tile configuration on the calling
- * thread; tiles computes y = sums + bias for tokens t0..t0+31 (those below n) against weight rows
- * o0..o1 (o0 a multiple of 32). */
+/* The AMX side (gemm_amx.c), also for attention on one thread. begin/end load and release the
+ * tile configuration on the calling thread; tiles computes y = sums + bias (bias may be NULL)
+ * for tokens t0..t0+31 (those below n) against weight rows o0..o1 (o0 a multiple of 32), y rows
+ * ys floats apart. */
 void slm__amx_begin(void);
 void slm__amx_end(void);
 void slm__amx_tiles(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n, int64_t t0,
-                    int64_t o0, int64_t o1, const float *bias, float *y);
-/* Rows r0..r1 of slm__amx_pack_act (rows from n on are zero). */
-void slm__amx_pack_act_avx512(const float *x, int64_t n, int64_t cols, slm_bf16 *xa, int64_t r0,
-                              int64_t r1);
+                    int64_t o0, int64_t o1, const float *bias, float *y, int64_t ys);
+/* Rows r0..r1 of packed activations from rows of x that are xs floats apart, times scale
+ * (rows from n on are zero). */
+void slm__amx_pack_act_avx512(const float *x, int64_t n, int64_t cols, int64_t xs, float scale,
+                              slm_bf16 *xa, int64_t r0, int64_t r1);
+/* Packs float weights as slm__amx_pack_weight does (bit for bit), into out
+ * (slm__amx_weight_bytes): weight (r, k) = src[r * rs + k] (rows_avx512: a head's keys) or
+ * src[k * cs + r] (cols_avx512: a head's values, transposed). */
+void slm__amx_pack_rows_avx512(const float *src, int64_t rows, int64_t cols, int64_t rs,
+                               void *out, struct slm_amx_weight *pw);
+void slm__amx_pack_cols_avx512(const float *src, int64_t rows, int64_t cols, int64_t cs,
+                               void *out, struct slm_amx_weight *pw);
 
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */

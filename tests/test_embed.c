@@ -279,8 +279,10 @@ static void truncation(void **state) {
     fixture_close(&f);
 }
 
-/* CLS / last / mean pooling without normalisation against the reference's hidden states (erf
- * GELU against a tanh reference: within 1e-3 per component). */
+/* CLS / last / mean pooling without normalisation against the reference's hidden states: within
+ * 5e-2 per component (a few 1e-3 from the erf GELU against a tanh reference, about 2e-2 on the
+ * largest components when the AMX tiles round activations to BF16), while the rows the other
+ * modes would pool, or a normalised vector, differ by more than 1. */
 static void pooling_options(void **state) {
     (void)state;
     char *golden = tu_require_shared(GOLDEN_F16);
@@ -320,7 +322,7 @@ static void pooling_options(void **state) {
         }
         printf("pooling %s, not normalised: max |ours - reference| %.2e\n",
                slm_embed_pooling_name(modes[m]), max_err);
-        assert_true(max_err < 1e-2);
+        assert_true(max_err < 5e-2);
         free(v);
         fixture_close(&f);
     }

@@ -5,6 +5,9 @@
 
 #include "model/internal.h"
 
+/* The matrices of a layer: Q, K, V, attention output, FFN up, FFN down. */
+#define SLM__ENC_LINEARS 6
+
 /* Buffers for up to n_tokens tokens per pass (all sequences of the batch together), sized once. */
 struct slm__enc {
     int64_t n_tokens;
@@ -20,6 +23,12 @@ struct slm__enc {
     void *mm_scratch;
     size_t mm_scratch_bytes;
     int nth;
+    /* With AMX-BF16, the layer matrices that are not F32, packed once for slm__matmul_amx: a
+     * descriptor per (layer, linear) with data NULL where a matrix is not packed; and the
+     * activations of the matrix being multiplied, rounded and packed. */
+    struct slm_amx_weight (*amx)[SLM__ENC_LINEARS];
+    void *amx_data;
+    slm_bf16 *xa;
 };
 
 /* Bytes slm__enc_init allocates for these sizes, from the header alone (the footprint uses it). */

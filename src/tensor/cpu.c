@@ -4,6 +4,10 @@
 #include <cpuid.h>
 #include <stdlib.h>
 #include <strings.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static const char *const level_names[SLM_CPU_LEVEL_COUNT] = {
     [SLM_CPU_SCALAR] = "scalar",
@@ -42,6 +46,43 @@ slm_cpu_level slm__cpu_level_detected(void) {
 bool slm__cpu_has_avx512bf16(void) {
     slm__cpu_level_detected();
     return atomic_load_explicit(&has_bf16, memory_order_relaxed) == 1;
+}
+
+/* AMX-TILE and AMX-BF16 (CPUID 7.0 EDX bits 24 and 22), the OS managing the tile state (XCR0
+ * bits 17 and 18), and Linux granting this process the tile data (it is off until asked for, as
+ * it makes the signal frame 8 KiB larger). */
+static bool detect_amx_bf16(void) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (slm__cpu_level_detected() < SLM_CPU_AVX512 || !slm__cpu_has_avx512bf16() ||
+        !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22)))
+        return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return false;
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
+
+static atomic_int has_amx = -1;
+static atomic_bool amx_allowed = true;
+
+bool slm__cpu_has_amx_bf16(void) {
+    int v = atomic_load_explicit(&has_amx, memory_order_relaxed);
+    if (v < 0) {
+        v = detect_amx_bf16();
+        atomic_store_explicit(&has_amx, v, memory_order_relaxed);
+    }
+    /* SLM_CPU_LEVEL below avx512 turns the tiles off with the rest */
+    return v == 1 && atomic_load_explicit(&amx_allowed, memory_order_relaxed) &&
+           slm__cpu_level() >= SLM_CPU_AVX512;
+}
+
+void slm__cpu_amx_allow(bool allow) {
+    atomic_store_explicit(&amx_allowed, allow, memory_order_relaxed);
 }
 
 slm_cpu_level slm__cpu_level(void) {

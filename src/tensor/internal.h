@@ -264,10 +264,11 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
 /* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
 slm_type slm__matmul_partner(slm_type type);
 
-/* Float-activation matrix multiply for F32 and F16 weights (gemm.c): y[j][r] = dot(row r of w,
- * x[j]) with x kept in float (not rounded to F16), computed in 4 x 4 register tiles; for batches
- * of many rows (the encoder). Only where slm__matmul_f32x_supported(type): F32/F16 weights on the
- * AVX-512 level. Does not allocate. */
+/* Float-activation matrix multiply for F32, F16, BF16 and Q8_0 weights (gemm.c): y[j][r] =
+ * dot(row r of w, x[j]) with x kept in float (not rounded to the partner format: Q8 activations
+ * cost MiniLM a cosine of 1e-3), computed in 4 x 4 register tiles; for batches of many rows (the
+ * encoder). Only where slm__matmul_f32x_supported(type): those types on the AVX-512 level. Does
+ * not allocate. */
 bool slm__matmul_f32x_supported(slm_type t);
 void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
                       int64_t n, float *y);
@@ -276,13 +277,68 @@ void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, f
                         int64_t r0, int64_t r1);
 void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
                            int64_t r0, int64_t r1);
-/* The same tiles over F32 rows with any strides, on one thread (attention's Q K^T and P V):
- * y[c * ys + r] = dot(w + r * ws, x + c * xs) over k floats, for r < nr and c < nc. The AVX-512
- * form only where slm__matmul_f32x_supported(SLM_TYPE_F32). */
-void slm__gemm_f32_strided_ref(int64_t k, const float *w, int64_t ws, int64_t nr, const float *x,
-                               int64_t xs, int64_t nc, float *y, int64_t ys);
-void slm__gemm_f32_strided_avx512(int64_t k, const float *w, int64_t ws, int64_t nr,
-                                  const float *x, int64_t xs, int64_t nc, float *y, int64_t ys);
+/* y[i][j] = alpha * sum_c a[i][c] b[c][j] for i < m, j < n over k terms, on one thread; rows of
+ * a, b and y are as, bs and ys floats apart (attention: scores = Q K^T with K transposed, then
+ * P V). The AVX-512 form broadcasts elements of a against vectors of b (no horizontal sums), only
+ * where slm__matmul_f32x_supported(SLM_TYPE_F32); the reference sums in double. */
+void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t as,
+                      const float *b, int64_t bs, float *y, int64_t ys);
+void slm__gemm_nn_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t as, const float *b, int64_t bs, float *y, int64_t ys);
+
+/* Packed BF16 matrix multiply on AMX tiles (gemm.c, gemm_amx.c), for the encoder's large
+ * batches: weights of any type are dequantized and rounded to BF16 once, into 16 x 32 tiles, and
+ * activations are rounded to BF16 into a packed copy before each product; sums are in float.
+ * Rounding both sides to BF16 moves a MiniLM sentence vector by a cosine of about 3e-5, while the
+ * tiles run at more than ten times the float FMA rate. Only where slm__cpu_has_amx_bf16(). */
+#define SLM_AMX_ROWS(r) (((r) + 31) / 32 * 32) /* weight rows and activation rows come in pairs */
+#define SLM_AMX_COLS(k) (((k) + 31) / 32 * 32) /* of tiles; k in steps of 32 */
+struct slm_amx_weight {
+    int64_t rows, cols, cols_p;
+    const slm_bf16 *data; /* [rows_p / 16][cols_p / 32][16][16][2]: tile (row block, k block) */
+};
+/* AMX-BF16 present and the OS lets this process use the tile registers (asked once). */
+bool slm__cpu_has_amx_bf16(void);
+/* Test hook: forbid (false) or allow again the AMX tiles, for what is created afterwards. */
+void slm__cpu_amx_allow(bool allow);
+/* Bytes of a packed weight and of packed activations of n rows. */
+size_t slm__amx_weight_bytes(int64_t rows, int64_t cols);
+size_t slm__amx_act_bytes(int64_t n, int64_t cols);
+/* Packs w (any type slm_type_dequantize knows) into out (slm__amx_weight_bytes); row_tmp holds
+ * w->cols floats. Fills *pw. Scalar, at creation time. */
+void slm__amx_pack_weight(const struct slm_weight *w, void *out, float *row_tmp,
+                          struct slm_amx_weight *pw);
+/* Activation epilogue of the product. */
+typedef enum { SLM_AMX_NONE, SLM_AMX_GELU_ERF, SLM_AMX_GELU_TANH } slm_amx_act;
+/* Rounds x ([n][cols]) into xa (slm__amx_act_bytes), threads over rows. */
+void slm__amx_pack_act(slm_pool *pool, int nth, const float *x, int64_t n, int64_t cols,
+                       slm_bf16 *xa);
+/* y[j][r] = act(dot(w row r, xa row j) + bias[r]) for j < n (bias may be NULL); y rows are
+ * w->rows apart. Threads claim (pair of token tiles, group of weight rows). Does not allocate. */
+void slm__matmul_amx(slm_pool *pool, int nth, const struct slm_amx_weight *w, const slm_bf16 *xa,
+                     int64_t n, const float *bias, slm_amx_act act, float *y);
+/* The scalar reference: the same BF16 products summed in double, then bias and act. */
+void slm__matmul_amx_ref(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n,
+                         const float *bias, slm_amx_act act, float *y);
+/* The AMX side (gemm_amx.c), also for attention on one thread. begin/end load and release the
+ * tile configuration on the calling thread; tiles computes y = sums + bias (bias may be NULL)
+ * for tokens t0..t0+31 (those below n) against weight rows o0..o1 (o0 a multiple of 32), y rows
+ * ys floats apart. */
+void slm__amx_begin(void);
+void slm__amx_end(void);
+void slm__amx_tiles(const struct slm_amx_weight *w, const slm_bf16 *xa, int64_t n, int64_t t0,
+                    int64_t o0, int64_t o1, const float *bias, float *y, int64_t ys);
+/* Rows r0..r1 of packed activations from rows of x that are xs floats apart, times scale
+ * (rows from n on are zero). */
+void slm__amx_pack_act_avx512(const float *x, int64_t n, int64_t cols, int64_t xs, float scale,
+                              slm_bf16 *xa, int64_t r0, int64_t r1);
+/* Packs float weights as slm__amx_pack_weight does (bit for bit), into out
+ * (slm__amx_weight_bytes): weight (r, k) = src[r * rs + k] (rows_avx512: a head's keys) or
+ * src[k * cs + r] (cols_avx512: a head's values, transposed). */
+void slm__amx_pack_rows_avx512(const float *src, int64_t rows, int64_t cols, int64_t rs,
+                               void *out, struct slm_amx_weight *pw);
+void slm__amx_pack_cols_avx512(const float *src, int64_t rows, int64_t cols, int64_t cs,
+                               void *out, struct slm_amx_weight *pw);
 
 /* ---- other ops (ops.c scalar reference; ops_avx2.c vectorised; dispatch by slm__cpu_level) ----
  * All take contiguous float rows; in-place use (out == in) is allowed where noted. */
@@ -360,6 +416,13 @@ struct slm_ops {
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);
 extern const struct slm_ops slm__ops_avx2;
+/* The AVX2 ops except the encoder's, which ops_avx512.c widens (the forms below). */
+extern const struct slm_ops slm__ops_avx512;
+void slm__softmax_avx512(float *x, int64_t n);
+void slm__gelu_tanh_avx512(float *out, const float *x, int64_t n);
+void slm__gelu_erf_avx512(float *out, const float *x, int64_t n);
+void slm__layer_norm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,
+                            float eps);
 
 /* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
  * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest

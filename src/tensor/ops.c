@@ -177,12 +177,10 @@ static const struct slm_ops ops_scalar = {
     .attn_values = attn_values_ref,
 };
 
-/* The AVX-512 level reuses the AVX2 ops: they are a small share of the time next to the
- * weight-streaming matmuls, which have their own AVX-512 kernels. */
 static const struct slm_ops *const ops_by_level[SLM_CPU_LEVEL_COUNT] = {
     [SLM_CPU_SCALAR] = &ops_scalar,
     [SLM_CPU_AVX2] = &slm__ops_avx2,
-    [SLM_CPU_AVX512] = &slm__ops_avx2,
+    [SLM_CPU_AVX512] = &slm__ops_avx512,
 };
 
 const struct slm_ops *slm__ops(slm_cpu_level level) {

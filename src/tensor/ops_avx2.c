@@ -1,4 +1,4 @@
-/* AVX2+FMA forms of the ops in ops.c (also used at the AVX-512 level). exp is a range-reduced
+/* AVX2+FMA forms of the ops in ops.c (most also used at the AVX-512 level). exp is a range-reduced
  * degree-6 polynomial (relative error ~2e-7), tanh and erf are built on it. */
 #include "tensor/internal.h"
 
@@ -396,6 +396,21 @@ uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
     _mm256_storeu_si256((__m256i *)out, s);
     return out[0] + out[1] + out[2] + out[3];
 }
+
+/* The AVX-512 level: these, with the encoder's ops from ops_avx512.c. */
+const struct slm_ops slm__ops_avx512 = {
+    .rms_norm = rms_norm_avx2,
+    .layer_norm = slm__layer_norm_avx512,
+    .softmax = slm__softmax_avx512,
+    .silu = silu_avx2,
+    .gelu_tanh = slm__gelu_tanh_avx512,
+    .gelu_erf = slm__gelu_erf_avx512,
+    .swiglu = swiglu_avx2,
+    .add = add_avx2,
+    .mul = mul_avx2,
+    .attn_scores = attn_scores_avx2,
+    .attn_values = attn_values_avx2,
+};
 
 const struct slm_ops slm__ops_avx2 = {
     .rms_norm = rms_norm_avx2,

@@ -195,7 +195,7 @@ static void attn_head(const struct attn_job *j, int64_t s, int64_t h, float *scr
             const int64_t nq = SLM_MIN(ATTN_QBLOCK, n_keys - q0);
             slm__amx_pack_act_avx512(q + q0 * width, nq, d, width, j->scale, qa, 0, ATTN_QBLOCK);
             slm__amx_tiles(&kw, qa, nq, 0, 0, SLM_AMX_ROWS(n_keys), NULL, scores, n_keys);
-            for (int64_t i = 0; i < nq; i++) slm__softmax(scores + i * n_keys, n_keys);
+            for (int64_t i = 0; i < nq; i++) slm__softmax_avx512(scores + i * n_keys, n_keys);
             slm__amx_pack_act_avx512(scores, nq, n_keys, n_keys, 1.0f, pa, 0, ATTN_QBLOCK);
             slm__amx_tiles(&vw, pa, nq, 0, 0, SLM_AMX_ROWS(d), NULL,
                            e->att + (k0 + q0) * width + h * d, width);
@@ -209,7 +209,7 @@ static void attn_head(const struct attn_job *j, int64_t s, int64_t h, float *scr
         const int64_t nq = SLM_MIN(ATTN_QBLOCK, n_keys - q0);
         slm__gemm_nn_avx512(nq, n_keys, d, j->scale, q + q0 * width, width, kt, n_keys, scores,
                             n_keys);
-        for (int64_t i = 0; i < nq; i++) slm__softmax(scores + i * n_keys, n_keys);
+        for (int64_t i = 0; i < nq; i++) slm__softmax_avx512(scores + i * n_keys, n_keys);
         slm__gemm_nn_avx512(nq, d, n_keys, 1.0f, scores, n_keys, v, width,
                             e->att + (k0 + q0) * width + h * d, width);
     }

@@ -416,7 +416,8 @@ struct slm_ops {
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);
 extern const struct slm_ops slm__ops_avx2;
-/* The AVX2 ops except the encoder's, which ops_avx512.c widens (the forms below). */
+/* The AVX2 ops except the encoder's layer norm and GELU, which ops_avx512.c widens (the forms
+ * below, with a softmax the encoder calls directly: the table keeps the reference-order one). */
 extern const struct slm_ops slm__ops_avx512;
 void slm__softmax_avx512(float *x, int64_t n);
 void slm__gelu_tanh_avx512(float *out, const float *x, int64_t n);

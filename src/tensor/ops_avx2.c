@@ -397,11 +397,13 @@ uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
     return out[0] + out[1] + out[2] + out[3];
 }
 
-/* The AVX-512 level: these, with the encoder's ops from ops_avx512.c. */
+/* The AVX-512 level: these, with the encoder's ops from ops_avx512.c. The softmax stays the
+ * reference-order one the decoder's attention needs to reproduce the reference logits; the
+ * encoder calls the wider slm__softmax_avx512 itself. */
 const struct slm_ops slm__ops_avx512 = {
     .rms_norm = rms_norm_avx2,
     .layer_norm = slm__layer_norm_avx512,
-    .softmax = slm__softmax_avx512,
+    .softmax = softmax_avx2,
     .silu = silu_avx2,
     .gelu_tanh = slm__gelu_tanh_avx512,
     .gelu_erf = slm__gelu_erf_avx512,

@@ -270,6 +270,9 @@ slm_type slm__matmul_partner(slm_type type);
  * encoder). Only where slm__matmul_f32x_supported(type): those types on the AVX-512 level. Does
  * not allocate. */
 bool slm__matmul_f32x_supported(slm_type t);
+/* slm__matmul sends F32 batches of at least this many columns to it where supported (4 x 4
+ * outputs per weight and activation load instead of one dot product at a time). */
+#define SLM__MATMUL_F32_TILE_MIN 8
 void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
                       int64_t n, float *y);
 /* Rows r0..r1 of it on one thread: the scalar reference (double sums) and the AVX-512 tiles. */

@@ -126,7 +126,8 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
     SLM_ASSERT(slm__type_kernels(w->type, SLM_CPU_LEVEL_COUNT, &k));
     SLM_ASSERT(w->cols > 0 && w->cols % slm_type_block_size(w->type) == 0 && n > 0);
     if (!pool) nth = 1;
-    if (w->type == SLM_TYPE_F32 && n >= SLM__MATMUL_F32_TILE_MIN && slm__matmul_f32x_supported(w->type)) {
+    if (w->type == SLM_TYPE_F32 && n >= SLM__MATMUL_F32_TILE_MIN &&
+        slm__matmul_f32x_supported(w->type)) {
         slm__matmul_f32x(pool, nth, w, x, n, y);
         return;
     }

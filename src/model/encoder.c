@@ -55,10 +55,14 @@ static int64_t attn_floats(const struct slm_model_hparams *h, int64_t max_seq) {
 }
 
 static const slm_role linear_roles[SLM__ENC_LINEARS] = {
-    SLM_ROLE_WQ, SLM_ROLE_WK, SLM_ROLE_WV, SLM_ROLE_WO, SLM_ROLE_FFN_UP, SLM_ROLE_FFN_DOWN,
+    [SLM__ENC_Q] = SLM_ROLE_WQ,      [SLM__ENC_K] = SLM_ROLE_WK,
+    [SLM__ENC_V] = SLM_ROLE_WV,      [SLM__ENC_O] = SLM_ROLE_WO,
+    [SLM__ENC_UP] = SLM_ROLE_FFN_UP, [SLM__ENC_DOWN] = SLM_ROLE_FFN_DOWN,
 };
 static const slm_role bias_roles[SLM__ENC_LINEARS] = {
-    SLM_ROLE_BQ, SLM_ROLE_BK, SLM_ROLE_BV, SLM_ROLE_BO, SLM_ROLE_FFN_UP_B, SLM_ROLE_FFN_DOWN_B,
+    [SLM__ENC_Q] = SLM_ROLE_BQ,        [SLM__ENC_K] = SLM_ROLE_BK,
+    [SLM__ENC_V] = SLM_ROLE_BV,        [SLM__ENC_O] = SLM_ROLE_BO,
+    [SLM__ENC_UP] = SLM_ROLE_FFN_UP_B, [SLM__ENC_DOWN] = SLM_ROLE_FFN_DOWN_B,
 };
 
 /* F32 matrices keep their float tiles (their precision is why one picks F32); the others gain
@@ -248,14 +252,19 @@ static void attn_work(void *p, int ith, int nth) {
     if (j->amx) slm__amx_end();
 }
 
-/* y = act(x W^T + b) over n rows, for linear number i of layer l. x_packed says e->xa already
- * holds x (the linears that read the same activations pack them once). */
+/* Is linear i of layer l packed for the AMX tiles? */
+static bool packed(const struct slm__enc *e, uint32_t l, int i) {
+    return e->amx && e->amx[l][i].data;
+}
+
+/* y = act(x W^T + b) over n rows, for linear i of layer l. x_packed says e->xa already holds x
+ * (the linears that read the same activations pack them once). */
 static void linear(const struct slm__enc *e, slm_pool *pool, const slm_model *m, uint32_t l,
                    int i, const float *x, bool x_packed, int64_t n, slm_amx_act act, float *y) {
     const struct slm__bound *w = &m->layers[l][linear_roles[i]];
     const struct slm__bound *b = &m->layers[l][bias_roles[i]];
     const int64_t width = w->w.rows;
-    if (e->amx && e->amx[l][i].data) {
+    if (packed(e, l, i)) {
         if (!x_packed) slm__amx_pack_act(pool, e->nth, x, n, w->w.cols, e->xa);
         slm__matmul_amx(pool, e->nth, &e->amx[l][i], e->xa, n, b->vec, act, y);
         return;
@@ -336,25 +345,26 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
 
     for (uint32_t l = 0; l < h->n_layer; l++) {
         const struct slm__bound *L = m->layers[l];
-        linear(e, pool, m, l, 0, e->x, false, n, SLM_AMX_NONE, e->q);
-        linear(e, pool, m, l, 1, e->x, e->amx && e->amx[l][0].data, n, SLM_AMX_NONE, e->k);
-        linear(e, pool, m, l, 2, e->x, e->amx && e->amx[l][0].data && e->amx[l][1].data, n,
-               SLM_AMX_NONE, e->v);
+        /* Q, K and V read e->x: the first of them on the tiles packs it for the others */
+        const bool q_packed = packed(e, l, SLM__ENC_Q), k_packed = packed(e, l, SLM__ENC_K);
+        linear(e, pool, m, l, SLM__ENC_Q, e->x, false, n, SLM_AMX_NONE, e->q);
+        linear(e, pool, m, l, SLM__ENC_K, e->x, q_packed, n, SLM_AMX_NONE, e->k);
+        linear(e, pool, m, l, SLM__ENC_V, e->x, q_packed || k_packed, n, SLM_AMX_NONE, e->v);
         struct attn_job job = {.e = e, .offsets = offsets, .n_head = h->n_head,
                                .head_dim = h->head_dim,
                                .scale = 1.0f / sqrtf((float)h->head_dim), .tiled = tiled,
-                               .amx = tiled && e->amx && e->amx[l][0].data,
+                               .amx = tiled && q_packed,
                                .layout = attn_layout(h, e->max_seq)};
         if (tiled) slm__chunker_init(&job.units, 0, n_seq * h->n_head, 1);
         else slm__chunker_init(&job.units, 0, n, 4);
         slm_pool_run(pool, attn_work, &job, e->nth);
-        linear(e, pool, m, l, 3, e->att, false, n, SLM_AMX_NONE, e->xb);
+        linear(e, pool, m, l, SLM__ENC_O, e->att, false, n, SLM_AMX_NONE, e->xb);
         add_norm(e, pool, e->x, e->xb, n, E, &L[SLM_ROLE_ATTN_OUT_NORM],
                  &L[SLM_ROLE_ATTN_OUT_NORM_B], h->norm_eps);
 
-        linear(e, pool, m, l, 4, e->x, false, n, gelu_tanh ? SLM_AMX_GELU_TANH : SLM_AMX_GELU_ERF,
-               e->ff);
-        linear(e, pool, m, l, 5, e->ff, false, n, SLM_AMX_NONE, e->xb);
+        linear(e, pool, m, l, SLM__ENC_UP, e->x, false, n,
+               gelu_tanh ? SLM_AMX_GELU_TANH : SLM_AMX_GELU_ERF, e->ff);
+        linear(e, pool, m, l, SLM__ENC_DOWN, e->ff, false, n, SLM_AMX_NONE, e->xb);
         add_norm(e, pool, e->x, e->xb, n, E, &L[SLM_ROLE_LAYER_OUT_NORM],
                  &L[SLM_ROLE_LAYER_OUT_NORM_B], h->norm_eps);
     }

@@ -5,8 +5,16 @@
 
 #include "model/internal.h"
 
-/* The matrices of a layer: Q, K, V, attention output, FFN up, FFN down. */
-#define SLM__ENC_LINEARS 6
+/* The matrices of a layer. */
+enum {
+    SLM__ENC_Q,
+    SLM__ENC_K,
+    SLM__ENC_V,
+    SLM__ENC_O, /* attention output */
+    SLM__ENC_UP,
+    SLM__ENC_DOWN,
+    SLM__ENC_LINEARS
+};
 
 /* Buffers for up to n_tokens tokens per pass (all sequences of the batch together), sized once. */
 struct slm__enc {

@@ -193,6 +193,12 @@ void slm__q5_1_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
+/* fmaxf(m, |x|) for m not NaN: NaN elements are skipped, as fmaxf skips them. Spelled out because
+ * fmaxf is a libm call (its NaN rule is not maxss's). */
+static inline float max_abs(float m, float x) {
+    return fabsf(x) > m ? fabsf(x) : m;
+}
+
 /* The 8-bit block work shared by Q8_0 and Q8_1 (their blocks differ only in Q8_1's sum field). */
 static void q8_block_to_float(slm_f16 d16, const int8_t *qs, float *dst) {
     float d = slm__f16_to_f32(d16);
@@ -203,7 +209,7 @@ static void q8_block_to_float(slm_f16 d16, const int8_t *qs, float *dst) {
  * scale and the sum of the quants. */
 static float q8_block_ref(const float *src, int8_t *qs, int *sum) {
     float amax = 0.0f;
-    for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(src[j]));
+    for (int j = 0; j < SLM_QK; j++) amax = max_abs(amax, src[j]);
     float d = amax / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     *sum = 0;
@@ -231,7 +237,7 @@ void slm__q8_0_from_float(const float *src, void *dst, int64_t n) {
  * stored d is the same as the file quantizer's. */
 static void q8_act_block(const float *x, int8_t *qs, float *d_out, int *sum) {
     float amax = 0.0f;
-    for (int j = 0; j < SLM_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    for (int j = 0; j < SLM_QK; j++) amax = max_abs(amax, x[j]);
     float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     *sum = 0;
     for (int j = 0; j < SLM_QK; j++) {

@@ -60,7 +60,15 @@ static void dispatch_env(void **state) {
     assert_false(slm__type_kernels(SLM_TYPE_Q2_K, SLM_CPU_LEVEL_COUNT, &k));
     assert_false(slm__type_kernels(SLM_TYPE_Q8_K, SLM_CPU_LEVEL_COUNT, &k));
     assert_non_null(k.to_float);
+    /* activation quantizers follow the level too (without a row of them: from_float) */
+    assert_ptr_equal(k.act_from_float, slm__q8_k_from_float);
+    assert_true(slm__type_kernels(SLM_TYPE_Q8_0, SLM_CPU_LEVEL_COUNT, &k));
+    assert_ptr_equal(k.act_from_float, slm__q8_0_act_from_float);
+    assert_true(slm__type_kernels(SLM_TYPE_F32, SLM_CPU_LEVEL_COUNT, &k));
+    assert_ptr_equal(k.act_from_float, slm__f32_from_float);
     slm__cpu_level_set(max);
+    slm__type_kernels(SLM_TYPE_Q8_K, SLM_CPU_LEVEL_COUNT, &k);
+    assert_ptr_equal(k.act_from_float, slm__act_from_float_at(SLM_TYPE_Q8_K, max));
 }
 
 /* w: n quantized weights of type t from random data; xq: activations in the partner format; mag:

@@ -6,6 +6,7 @@
 #include "slm/gguf.h"
 #include "tensor/internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,122 @@ static void activation_quantizers(void **state) {
     free(qb);
 }
 
+/* The SIMD forms of the activation quantizers (and of the Q8_K and F16 ones the K-quant matmuls
+ * and the KV cache use) write the scalar forms' bytes at every level the CPU has: on blocks built
+ * for the edges, then on random blocks over a wide range of magnitudes. */
+static const slm_type act_types[] = {SLM_TYPE_F16, SLM_TYPE_Q8_0, SLM_TYPE_Q8_1, SLM_TYPE_Q8_K};
+
+enum { N_EDGE_BLOCKS = 13 };
+
+/* Edge case c of a block of bs floats. */
+static void edge_block(float *x, int64_t bs, int c) {
+    /* small values in [-1.5, 1.5] around the elements a case places */
+    for (int64_t j = 0; j < bs; j++) x[j] = (float)((j * 7) % 13 - 6) * 0.25f;
+    switch (c) {
+    case 0: /* amax 0: id 0, d 0 (Q8_K: a zero block) */
+        for (int64_t j = 0; j < bs; j++) x[j] = 0.0f;
+        break;
+    case 1: /* zeros of both signs */
+        for (int64_t j = 0; j < bs; j++) x[j] = j % 3 ? -0.0f : 0.0f;
+        break;
+    case 2: /* one subnormal among zeros: 127 / amax overflows to infinity */
+        for (int64_t j = 0; j < bs; j++) x[j] = j % 2 ? -0.0f : 0.0f;
+        x[bs / 2] = -0x1p-149f;
+        break;
+    case 3: /* tiny normals, still an infinite id, and subnormal F16 results */
+        for (int64_t j = 0; j < bs; j++) x[j] *= 0x1p-126f;
+        break;
+    case 4: /* the largest float among small values */
+        x[bs - 1] = FLT_MAX;
+        break;
+    case 5: /* huge values: d overflows F16 */
+        for (int64_t j = 0; j < bs; j++) x[j] *= 1e37f;
+        break;
+    case 6: /* id = 1 (Q8_K: -1) and every product a tie: nearest even */
+        for (int64_t j = 0; j < bs; j++) x[j] = (float)(j % 200 - 100) + 0.5f;
+        x[3] = -127.0f;
+        break;
+    case 7: /* equal magnitudes, the negative one first (Q8_K keeps the first one's sign) */
+        x[2] = -4.0f;
+        x[bs - 3] = 4.0f;
+        break;
+    case 8: /* and the positive one first, the next one close by */
+        x[1] = 4.0f;
+        x[4] = -4.0f;
+        x[bs - 2] = -4.0f;
+        break;
+    case 9: /* an infinity: id 0 and an infinite d, the product 0 * inf a NaN */
+        x[5] = INFINITY;
+        break;
+    case 10:
+        x[bs - 1] = -INFINITY;
+        break;
+    case 11: /* NaNs, which the reference's fmaxf skips (in every lane of a vector form) */
+        for (int64_t j = 3; j < bs; j += 4) x[j] = j % 8 == 3 ? NAN : -NAN;
+        break;
+    default: /* F16 boundaries: the rounding to infinity, the subnormal range, halfway cases */
+        for (int64_t j = 0; j < bs; j++)
+            x[j] = ldexpf(1.0f + (float)j / 64.0f, (int)(j % 48) - 30) * (j % 2 ? -1.0f : 1.0f);
+        x[0] = 65519.0f;
+        x[1] = 65520.0f;
+        x[2] = -0x1p-25f;
+        x[3] = 0x1.8p-25f;
+        break;
+    }
+}
+
+static void simd_quantizers_match_scalar(void **state) {
+    (void)state;
+    slm_cpu_level max = slm__cpu_level_detected();
+    int n_checked = 0;
+    for (size_t ti = 0; ti < SLM_ARRAY_LEN(act_types); ti++) {
+        slm_type t = act_types[ti];
+        slm_from_float_fn ref = slm__act_from_float_at(t, SLM_CPU_SCALAR);
+        assert_non_null(ref);
+        /* F16 has no blocks: rows of 32 values, and lengths off the vector width */
+        const int64_t bs = slm_type_block_size(t) > 1 ? slm_type_block_size(t) : 32;
+        const int64_t n_blocks = N_EDGE_BLOCKS + 40, n = n_blocks * bs;
+        float *x = malloc((size_t)n * 4);
+        for (int c = 0; c < N_EDGE_BLOCKS; c++) edge_block(x + c * bs, bs, c);
+        for (int64_t b = N_EDGE_BLOCKS; b < n_blocks; b++) {
+            float scale = ldexpf(1.0f, (int)(tu_rnd_uniform() * 60) - 30);
+            for (int64_t j = 0; j < bs; j++) x[b * bs + j] = tu_rnd_normal() * scale;
+        }
+        const int64_t lens[] = {n, bs, 7 * bs, n - 1, n - 15, 17, 1};
+        size_t bytes;
+        assert_true(slm_type_nbytes(t, (uint64_t)n, (uint64_t *)&bytes));
+        uint8_t *want = malloc(bytes), *got = malloc(bytes);
+        for (int l = 1; l <= (int)max; l++) {
+            slm_from_float_fn f = slm__act_from_float_at(t, (slm_cpu_level)l);
+            assert_non_null(f);
+            for (size_t li = 0; li < SLM_ARRAY_LEN(lens); li++) {
+                int64_t len = lens[li];
+                if (len % slm_type_block_size(t)) continue;
+                size_t nb = slm_type_block_bytes(t) * (size_t)(len / slm_type_block_size(t));
+                /* different fillings: a byte left unwritten differs */
+                memset(want, 0xa5, bytes);
+                memset(got, 0x5a, bytes);
+                ref(x, want, len);
+                f(x, got, len);
+                for (size_t i = 0; i < nb; i++) {
+                    size_t blk = i / slm_type_block_bytes(t);
+                    if (want[i] != got[i])
+                        fail_msg("%s level %s n=%lld: byte %zu (%s block %zu) is %02x, not %02x",
+                                 slm_type_name(t), slm__cpu_level_name((slm_cpu_level)l),
+                                 (long long)len, i, blk < N_EDGE_BLOCKS ? "edge" : "random", blk,
+                                 got[i], want[i]);
+                }
+                n_checked++;
+            }
+        }
+        free(x);
+        free(want);
+        free(got);
+    }
+    printf("SIMD quantizers: %d rows byte-identical with the scalar forms\n", n_checked);
+    assert_true(n_checked > 0 || max == SLM_CPU_SCALAR);
+}
+
 static void api_errors(void **state) {
     (void)state;
     float f[32] = {0};
@@ -273,6 +390,7 @@ int main(void) {
         cmocka_unit_test(quantize_k_rmse),
         cmocka_unit_test(roundtrip_error),
         cmocka_unit_test(activation_quantizers),
+        cmocka_unit_test(simd_quantizers_match_scalar),
         cmocka_unit_test(api_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,8 +149,9 @@ struct slm_type_kernels {
     slm_type partner;             /* activation format of vec_dot; SLM_TYPE_COUNT if none */
     slm_to_float_fn to_float;     /* NULL: cannot be dequantized */
     slm_from_float_fn from_float; /* reference quantizer; NULL: cannot be produced */
-    /* Quantizer for activations in this format (dot partner): llama.cpp's x86 numerics where
-     * they differ from the file quantizer (Q8_0, Q8_1), else from_float. */
+    /* Quantizer for activations in this format (dot partner, KV cache): llama.cpp's x86 numerics
+     * where they differ from the file quantizer (Q8_0, Q8_1), else from_float's; for the level
+     * (SIMD forms write the scalar one's bytes). */
     slm_from_float_fn act_from_float;
     slm_vec_dot_fn vec_dot;   /* for the requested level (best available at or below it) */
     /* The dot for batches of 2 or more activation rows, where llama.cpp's order differs from its
@@ -166,6 +167,7 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
 /* Raw table access for tests: the kernels written for exactly this level, NULL if none. */
 slm_vec_dot_fn slm__vec_dot_at(slm_type t, slm_cpu_level level);
 slm_vec_dot4_fn slm__vec_dot4_at(slm_type t, slm_cpu_level level);
+slm_from_float_fn slm__act_from_float_at(slm_type t, slm_cpu_level level);
 slm_vec_dot4x2_fn slm__vec_dot4x2_at(slm_type t, slm_cpu_level level);
 slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level);
 
@@ -194,6 +196,15 @@ SLM__TYPE_KERNEL_DECLS(q8_k)
 #undef SLM__TYPE_KERNEL_DECLS
 void slm__q8_0_act_from_float(const float *src, void *dst, int64_t n);
 void slm__q8_1_act_from_float(const float *src, void *dst, int64_t n);
+/* Their SIMD forms (quant_avx2.c, quant_avx512.c), and those of the Q8_K and F16 quantizers. */
+#define SLM__ACT_QUANT_DECLS(sfx)                                                                  \
+    void slm__q8_0_act_from_float_##sfx(const float *src, void *dst, int64_t n);                   \
+    void slm__q8_1_act_from_float_##sfx(const float *src, void *dst, int64_t n);                   \
+    void slm__q8_k_from_float_##sfx(const float *src, void *dst, int64_t n);                       \
+    void slm__f16_from_float_##sfx(const float *src, void *dst, int64_t n);
+SLM__ACT_QUANT_DECLS(avx2)
+SLM__ACT_QUANT_DECLS(avx512)
+#undef SLM__ACT_QUANT_DECLS
 
 #define SLM__VEC_DOT_DECLS(sfx)                                                                    \
     float slm__dot_f32_##sfx(int64_t n, const void *w, const void *x);                             \

@@ -110,7 +110,7 @@ slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float
     SLM_ASSERT(cols > 0 && cols % slm_type_block_size(type) == 0 && n > 0);
     if (k.partner == SLM_TYPE_F32) return k.partner;
     struct slm_type_kernels pk;
-    slm__type_kernels(k.partner, SLM_CPU_SCALAR, &pk);
+    slm__type_kernels(k.partner, SLM_CPU_LEVEL_COUNT, &pk);
     struct mm_ctx c = {.quant = pk.act_from_float, .x = x, .n = n, .xq = scratch,
                        .xq_bytes = row_bytes(k.partner, cols)};
     struct slm_weight shape = {.cols = cols};

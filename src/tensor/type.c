@@ -1,5 +1,5 @@
 /* The tensor type table: one row per GGML type id with its name, block layout and kernels
- * (dequantize, reference quantize, dot per CPU dispatch level). */
+ * (dequantize, reference quantize, activation quantizer and dot per CPU dispatch level). */
 #include "tensor/internal.h"
 
 #include <strings.h>
@@ -12,7 +12,9 @@ struct type_row {
      * with activations in `partner` format per dispatch level (NULL: use the next lower level). */
     slm_to_float_fn to_float;
     slm_from_float_fn from_float;
-    slm_from_float_fn act_from_float; /* NULL: from_float */
+    /* Activation quantizer per level, bytes as the scalar one's (NULL: the next lower level;
+     * none at all: from_float). */
+    slm_from_float_fn act_from_float[SLM_CPU_LEVEL_COUNT];
     slm_type partner;
     slm_vec_dot_fn vec_dot[SLM_CPU_LEVEL_COUNT];
     slm_vec_dot4_fn vec_dot4[SLM_CPU_LEVEL_COUNT]; /* optional four-row forms */
@@ -30,6 +32,8 @@ struct type_row {
 static const struct type_row type_rows[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {"f32", 1, 4, KERNELS(f32, F32, slm__dot_f32_avx2, slm__dot_f32_avx512)},
     [SLM_TYPE_F16] = {"f16", 1, 2, KERNELS(f16, F16, slm__dot_f16_avx2, slm__dot_f16_avx512),
+                     .act_from_float = {slm__f16_from_float, slm__f16_from_float_avx2,
+                                        slm__f16_from_float_avx512},
                      .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_f16_avx512}},
     [SLM_TYPE_BF16] = {"bf16", 1, 2, KERNELS(bf16, BF16, slm__dot_bf16_avx2, slm__dot_bf16_avx512),
                        .vec_dot_batch = {slm__dot_bf16_batch_scalar, slm__dot_bf16_batch_avx2,
@@ -44,16 +48,21 @@ static const struct type_row type_rows[SLM_TYPE_COUNT] = {
                        .vec_dot4x2 = {[SLM_CPU_AVX512] = slm__dot4x2_q5_0_avx512}},
     [SLM_TYPE_Q5_1] = {"q5_1", 32, 24, KERNELS(q5_1, Q8_1, slm__dot_q5_1_avx2, NULL)},
     [SLM_TYPE_Q8_0] = {"q8_0", 32, 34, KERNELS(q8_0, Q8_0, slm__dot_q8_0_avx2, NULL),
-                       .act_from_float = slm__q8_0_act_from_float,
+                       .act_from_float = {slm__q8_0_act_from_float, slm__q8_0_act_from_float_avx2,
+                                          slm__q8_0_act_from_float_avx512},
                        .vec_dot4 = {[SLM_CPU_AVX512] = slm__dot4_q8_0_avx512},
                        .vec_dot4x2 = {[SLM_CPU_AVX512] = slm__dot4x2_q8_0_avx512}},
-    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1), .act_from_float = slm__q8_1_act_from_float},
+    [SLM_TYPE_Q8_1] = {"q8_1", 32, 36, CONVERT(q8_1),
+                       .act_from_float = {slm__q8_1_act_from_float, slm__q8_1_act_from_float_avx2,
+                                          slm__q8_1_act_from_float_avx512}},
     [SLM_TYPE_Q2_K] = {"q2_k", 256, 84},
     [SLM_TYPE_Q3_K] = {"q3_k", 256, 110},
     [SLM_TYPE_Q4_K] = {"q4_k", 256, 144, KERNELS(q4_k, Q8_K, slm__dot_q4_k_avx2, slm__dot_q4_k_avx512)},
     [SLM_TYPE_Q5_K] = {"q5_k", 256, 176, KERNELS(q5_k, Q8_K, slm__dot_q5_k_avx2, slm__dot_q5_k_avx512)},
     [SLM_TYPE_Q6_K] = {"q6_k", 256, 210, KERNELS(q6_k, Q8_K, slm__dot_q6_k_avx2, slm__dot_q6_k_avx512)},
-    [SLM_TYPE_Q8_K] = {"q8_k", 256, 292, CONVERT(q8_k)},
+    [SLM_TYPE_Q8_K] = {"q8_k", 256, 292, CONVERT(q8_k),
+                       .act_from_float = {slm__q8_k_from_float, slm__q8_k_from_float_avx2,
+                                          slm__q8_k_from_float_avx512}},
     [SLM_TYPE_IQ2_XXS] = {"iq2_xxs", 256, 66}, [SLM_TYPE_IQ2_XS] = {"iq2_xs", 256, 74},
     [SLM_TYPE_IQ3_XXS] = {"iq3_xxs", 256, 98}, [SLM_TYPE_IQ1_S] = {"iq1_s", 256, 50},
     [SLM_TYPE_IQ4_NL] = {"iq4_nl", 32, 18},  [SLM_TYPE_IQ3_S] = {"iq3_s", 256, 110},
@@ -103,12 +112,14 @@ bool slm__type_kernels(slm_type t, slm_cpu_level level, struct slm_type_kernels 
     out->partner = SLM_TYPE_COUNT;
     if (!slm_type_is_valid((int)t)) return false;
     const struct type_row *r = &type_rows[t];
+    if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
     out->to_float = r->to_float;
     out->from_float = r->from_float;
-    out->act_from_float = r->act_from_float ? r->act_from_float : r->from_float;
+    for (int l = (int)level; l >= 0 && !out->act_from_float; l--)
+        out->act_from_float = r->act_from_float[l];
+    if (!out->act_from_float) out->act_from_float = r->from_float;
     if (!r->vec_dot[SLM_CPU_SCALAR]) return false;
     out->partner = r->partner;
-    if (level >= SLM_CPU_LEVEL_COUNT) level = slm__cpu_level();
     int l = (int)level;
     while (!dot_at(t, l)) l--;
     out->vec_dot = dot_at(t, l);
@@ -128,6 +139,11 @@ slm_vec_dot_fn slm__vec_dot_batch_at(slm_type t, slm_cpu_level level) {
     if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT || !dot_at(t, (int)level))
         return NULL;
     return type_rows[t].vec_dot_batch[level];
+}
+
+slm_from_float_fn slm__act_from_float_at(slm_type t, slm_cpu_level level) {
+    if (!slm_type_is_valid((int)t) || level >= SLM_CPU_LEVEL_COUNT) return NULL;
+    return type_rows[t].act_from_float[level];
 }
 
 slm_vec_dot4x2_fn slm__vec_dot4x2_at(slm_type t, slm_cpu_level level) {

@@ -32,7 +32,7 @@ static void check(const char *op, int level, int64_t n, const float *got, const 
 }
 
 /* out equals the scalar level's result, stored in ref[op] at level 0. */
-enum { R_RMS, R_SOFTMAX, R_SILU, R_SWIGLU, R_COUNT };
+enum { R_RMS, R_SOFTMAX, R_SILU, R_SWIGLU, R_F16, R_COUNT };
 static void same_as_scalar(const char *op, int level, int64_t n, const float *out, float *ref) {
     if (level == 0) {
         memcpy(ref, out, (size_t)n * 4);
@@ -118,6 +118,11 @@ static void elementwise_ops(void **state) {
             memcpy(out, x, n * 4);
             slm__add(out, out, y, n);
             for (int64_t i = 0; i < n; i++) assert_true(out[i] == x[i] + y[i]);
+            /* F16 rounding over its whole range: subnormal, overflowing, NaN */
+            for (int64_t i = 0; i < n; i++) out[i] = ldexpf(x[i], (int)(i % 48) - 30);
+            if (n > 8) out[n - 1] = NAN, out[n - 2] = -INFINITY, out[n - 3] = 65520.0f;
+            slm__ops(SLM_CPU_LEVEL_COUNT)->round_f16(out, out, n);
+            same_as_scalar("round_f16", l, n, out, ref[si][R_F16]);
             free(x), free(y), free(w), free(b), free(out), free(want);
         }
     }

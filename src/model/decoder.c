@@ -128,15 +128,14 @@ static void add_bias(float *y, const float *bias, int64_t n, int64_t width) {
     for (int64_t i = 0; i < n; i++) slm__add(y + i * width, y + i * width, bias, width);
 }
 
+/* The cache type's activation quantizer: a copy for F32, the SIMD F16 rounding for F16. */
 static void store_kv(const struct slm__kv *kv, uint32_t layer, const float *k, const float *v,
                      int64_t n, int64_t pos0, int64_t width) {
-    if (kv->type == SLM_TYPE_F32) {
-        memcpy((float *)kv->k[layer] + pos0 * width, k, (size_t)(n * width) * sizeof(float));
-        memcpy((float *)kv->v[layer] + pos0 * width, v, (size_t)(n * width) * sizeof(float));
-    } else {
-        slm__f16_from_float(k, (slm_f16 *)kv->k[layer] + pos0 * width, n * width);
-        slm__f16_from_float(v, (slm_f16 *)kv->v[layer] + pos0 * width, n * width);
-    }
+    struct slm_type_kernels tk;
+    slm__type_kernels(kv->type, SLM_CPU_LEVEL_COUNT, &tk);
+    const size_t off = (size_t)(pos0 * width) * slm_type_block_bytes(kv->type);
+    tk.act_from_float(k, (uint8_t *)kv->k[layer] + off, n * width);
+    tk.act_from_float(v, (uint8_t *)kv->v[layer] + off, n * width);
 }
 
 void slm__decoder_forward(const slm_model *m, struct slm__kv *kv, struct slm__fwd *f,

@@ -426,6 +426,9 @@ struct slm_ops {
     void (*mul)(float *out, const float *a, const float *b, int64_t n);
     void (*attn_scores)(const struct slm_attn_rows *k, const float *q, float scale, float *s);
     void (*attn_values)(const struct slm_attn_rows *v, const float *p, float *out);
+    /* out = x rounded to F16 and widened again (attention's F16 queries and weights). In-place
+     * OK. */
+    void (*round_f16)(float *out, const float *x, int64_t n);
 };
 /* The ops of a level (SLM_CPU_LEVEL_COUNT = the active one). */
 const struct slm_ops *slm__ops(slm_cpu_level level);

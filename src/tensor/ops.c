@@ -163,6 +163,10 @@ static void attn_values_ref(const struct slm_attn_rows *v, const float *p, float
     }
 }
 
+static void round_f16_ref(float *out, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = slm__f16_to_f32(slm__f32_to_f16(x[i]));
+}
+
 static const struct slm_ops ops_scalar = {
     .rms_norm = rms_norm_ref,
     .layer_norm = layer_norm_ref,
@@ -175,6 +179,7 @@ static const struct slm_ops ops_scalar = {
     .mul = mul_ref,
     .attn_scores = attn_scores_ref,
     .attn_values = attn_values_ref,
+    .round_f16 = round_f16_ref,
 };
 
 static const struct slm_ops *const ops_by_level[SLM_CPU_LEVEL_COUNT] = {
@@ -260,7 +265,7 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
         const float *qv = q + p * d;
         float q16[SLM_ATTN_MAX_HEAD_DIM];
         if (f16) { /* F16 keys meet F16 queries, as in the reference */
-            for (int64_t e = 0; e < d; e++) q16[e] = slm__f16_to_f32(slm__f32_to_f16(qv[e]));
+            ops->round_f16(q16, qv, d);
             qv = q16;
         }
         ops->attn_scores(&kr, qv, a->scale, scratch);
@@ -270,9 +275,7 @@ void slm__attention(const struct slm_attn *a, const float *q, float *out, float 
         for (int64_t t = n_keys; t < n_pad; t++) scratch[t] = -INFINITY;
         ops->softmax(scratch, n_pad);
         /* and F16 values meet F16 weights */
-        if (f16)
-            for (int64_t t = 0; t < n_keys; t++)
-                scratch[t] = slm__f16_to_f32(slm__f32_to_f16(scratch[t]));
+        if (f16) ops->round_f16(scratch, scratch, n_keys);
         ops->attn_values(&vr, scratch, out + p * d);
     }
 }

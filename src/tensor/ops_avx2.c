@@ -382,6 +382,14 @@ static void attn_values_avx2(const struct slm_attn_rows *v, const float *p, floa
     }
 }
 
+static void round_f16_avx2(float *out, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                  _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) out[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
     const __m256i *q = p;
     __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
@@ -412,6 +420,7 @@ const struct slm_ops slm__ops_avx512 = {
     .mul = mul_avx2,
     .attn_scores = attn_scores_avx2,
     .attn_values = attn_values_avx2,
+    .round_f16 = round_f16_avx2,
 };
 
 const struct slm_ops slm__ops_avx2 = {
@@ -426,4 +435,5 @@ const struct slm_ops slm__ops_avx2 = {
     .mul = mul_avx2,
     .attn_scores = attn_scores_avx2,
     .attn_values = attn_values_avx2,
+    .round_f16 = round_f16_avx2,
 };

@@ -259,6 +259,55 @@ static void attention_gqa_causal(void **state) {
     }
 }
 
+/* The F16-cache score and value kernels on their own, bit for bit with the scalar level: the
+ * softmax weights' rounding to F16 hides most score bits from the whole attention above. Rows
+ * are strided as a cache's heads are; key counts around every vector width. */
+static void attention_kernels_exact(void **state) {
+    (void)state;
+    const int64_t dims[] = {16, 20, 24, 64, 128}, keys[] = {1, 2, 3, 4, 5, 7, 9, 16, 17, 33, 71};
+    const int64_t stride = 3 * 128, max_keys = 71;
+    slm_f16 *rows = malloc((size_t)(max_keys * stride) * 2);
+    for (int64_t i = 0; i < max_keys * stride; i++) rows[i] = slm__f32_to_f16(tu_rnd_normal());
+    float q[128], p[71], want[128], got[128];
+    for (int i = 0; i < 128; i++) q[i] = slm__f16_to_f32(slm__f32_to_f16(tu_rnd_normal()));
+    for (int i = 0; i < 71; i++) p[i] = slm__f16_to_f32(slm__f32_to_f16(tu_rnd_uniform() / 8));
+    slm_cpu_level max = slm__cpu_level_detected();
+    int n_checked = 0;
+    for (size_t di = 0; di < SLM_ARRAY_LEN(dims); di++) {
+        for (size_t ki = 0; ki < SLM_ARRAY_LEN(keys); ki++) {
+            for (int batch = 0; batch <= 1; batch++) {
+                struct slm_attn_rows r = {.base = rows + 128, /* the second head */
+                                          .f16 = true,
+                                          .batch = batch,
+                                          .stride = stride,
+                                          .n_keys = keys[ki],
+                                          .d = dims[di]};
+                for (int l = 1; l <= (int)max; l++) {
+                    const char *lv = slm__cpu_level_name((slm_cpu_level)l);
+                    slm__ops(SLM_CPU_SCALAR)->attn_scores(&r, q, 0.125f, want);
+                    slm__ops((slm_cpu_level)l)->attn_scores(&r, q, 0.125f, got);
+                    for (int64_t t = 0; t < r.n_keys; t++)
+                        if (memcmp(&got[t], &want[t], 4) != 0)
+                            fail_msg("scores %s d=%lld keys=%lld batch=%d: [%lld] %.9g, not %.9g",
+                                     lv, (long long)r.d, (long long)r.n_keys, batch, (long long)t,
+                                     got[t], want[t]);
+                    slm__ops(SLM_CPU_SCALAR)->attn_values(&r, p, want);
+                    slm__ops((slm_cpu_level)l)->attn_values(&r, p, got);
+                    for (int64_t e = 0; e < r.d; e++)
+                        if (memcmp(&got[e], &want[e], 4) != 0)
+                            fail_msg("values %s d=%lld keys=%lld batch=%d: [%lld] %.9g, not %.9g",
+                                     lv, (long long)r.d, (long long)r.n_keys, batch, (long long)e,
+                                     got[e], want[e]);
+                    n_checked++;
+                }
+            }
+        }
+    }
+    printf("attention kernels: %d cases bit-identical with the scalar level\n", n_checked);
+    assert_true(n_checked > 0 || max == SLM_CPU_SCALAR);
+    free(rows);
+}
+
 int main(void) {
     tu_rng_seed(0x853c49e6748fea9bull);
     const struct CMUnitTest tests[] = {
@@ -266,6 +315,7 @@ int main(void) {
         cmocka_unit_test(reference_exp),
         cmocka_unit_test(rope_modes),
         cmocka_unit_test(attention_gqa_causal),
+        cmocka_unit_test(attention_kernels_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

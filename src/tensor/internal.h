@@ -441,6 +441,9 @@ void slm__gelu_tanh_avx512(float *out, const float *x, int64_t n);
 void slm__gelu_erf_avx512(float *out, const float *x, int64_t n);
 void slm__layer_norm_avx512(float *out, const float *x, const float *w, const float *b, int64_t n,
                             float eps);
+/* Attention's F16 batch order 16 lanes wide (the other cases are the AVX2 ones). */
+void slm__attn_scores_avx512(const struct slm_attn_rows *k, const float *q, float scale, float *s);
+void slm__attn_values_avx512(const struct slm_attn_rows *v, const float *p, float *out);
 
 /* The memory read-bandwidth probe of the benchmarks (the roofline matvec is measured against):
  * a checksum of the bytes at p (64-byte aligned, bytes a multiple of 256) read with the widest

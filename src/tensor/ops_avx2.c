@@ -405,9 +405,10 @@ uint64_t slm__mem_read_avx2(const void *p, size_t bytes) {
     return out[0] + out[1] + out[2] + out[3];
 }
 
-/* The AVX-512 level: these, with the encoder's ops from ops_avx512.c. The softmax stays the
- * reference-order one the decoder's attention needs to reproduce the reference logits; the
- * encoder calls the wider slm__softmax_avx512 itself. */
+/* The AVX-512 level: these, with the encoder's ops and the F16 attention kernels (same bits, 16
+ * lanes) from ops_avx512.c. The softmax stays the reference-order one the decoder's attention
+ * needs to reproduce the reference logits; the encoder calls the wider slm__softmax_avx512
+ * itself. */
 const struct slm_ops slm__ops_avx512 = {
     .rms_norm = rms_norm_avx2,
     .layer_norm = slm__layer_norm_avx512,
@@ -418,8 +419,8 @@ const struct slm_ops slm__ops_avx512 = {
     .swiglu = swiglu_avx2,
     .add = add_avx2,
     .mul = mul_avx2,
-    .attn_scores = attn_scores_avx2,
-    .attn_values = attn_values_avx2,
+    .attn_scores = slm__attn_scores_avx512,
+    .attn_values = slm__attn_values_avx512,
     .round_f16 = round_f16_avx2,
 };
 

@@ -1,6 +1,7 @@
-/* AVX-512 forms of ops.c's helpers where the wider vectors matter: the memory-read probe, and
- * the element-wise ops the encoder spends its time in besides the matmuls (softmax over
- * attention scores, GELU, LayerNorm), which the AVX-512 row of the ops table takes from here. */
+/* AVX-512 forms of ops.c's helpers where the wider vectors matter: the memory-read probe, the
+ * element-wise ops the encoder spends its time in besides the matmuls (softmax over attention
+ * scores, GELU, LayerNorm), and the decoder's F16-cache attention kernels in the prompt's order,
+ * which the AVX-512 row of the ops table takes from here. */
 #include "tensor/internal.h"
 
 #include <immintrin.h>
@@ -133,5 +134,75 @@ void slm__layer_norm_avx512(float *out, const float *x, const float *w, const fl
         if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(k, w + i));
         if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, b + i));
         _mm512_mask_storeu_ps(out + i, k, v);
+    }
+}
+
+/* ---- attention over an F16 cache in the reference's batch (prompt) order of ops.c ---- */
+
+static inline __m512 f16x16(const slm_f16 *p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
+/* Scores: each key's 16 lanes are head dims e % 16, folded in slm__hsum16_ref's pairs (lane l +
+ * lane l+8, then + 4, + 2, + 1) for four keys side by side in one vector; past n_keys the last key
+ * is repeated and its score not stored. */
+void slm__attn_scores_avx512(const struct slm_attn_rows *k, const float *q, float scale, float *s) {
+    if (!k->f16 || !k->batch || k->d % 16 != 0) {
+        slm__ops_avx2.attn_scores(k, q, scale, s);
+        return;
+    }
+    const slm_f16 *last = (const slm_f16 *)k->base + (k->n_keys - 1) * k->stride;
+    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int64_t t = 0; t < k->n_keys; t += 4) {
+        const int64_t left = k->n_keys - t;
+        const slm_f16 *row0 = (const slm_f16 *)k->base + t * k->stride;
+        const slm_f16 *row[4] = {row0, left > 1 ? row0 + k->stride : last,
+                                 left > 2 ? row0 + 2 * k->stride : last,
+                                 left > 3 ? row0 + 3 * k->stride : last};
+        __m512 a[4];
+        for (int j = 0; j < 4; j++) a[j] = _mm512_setzero_ps();
+        for (int64_t e = 0; e < k->d; e += 16) {
+            const __m512 qv = _mm512_loadu_ps(q + e);
+            for (int j = 0; j < 4; j++)
+                a[j] = _mm512_fmadd_ps(qv, f16x16(row[j] + e, 0xffff), a[j]);
+        }
+        /* [key 0: lanes 0..7 + 8..15 | key 1: the same], then keys 2, 3 */
+        const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm512_shuffle_f32x4(a[0], a[1], _MM_SHUFFLE(3, 2, 3, 2)));
+        const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm512_shuffle_f32x4(a[2], a[3], _MM_SHUFFLE(3, 2, 3, 2)));
+        /* one 4-lane block per key: lanes 0..3 + 4..7, then within the block */
+        __m512 r = _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
+        r = _mm512_add_ps(r, _mm512_permute_ps(r, _MM_SHUFFLE(1, 0, 3, 2)));
+        r = _mm512_add_ps(r, _mm512_permute_ps(r, _MM_SHUFFLE(2, 3, 0, 1)));
+        r = _mm512_permutexvar_ps(pick, _mm512_mul_ps(r, vscale));
+        _mm_mask_storeu_ps(s + t, (__mmask8)(left >= 4 ? 0xf : (1u << left) - 1),
+                           _mm512_castps512_ps128(r));
+    }
+}
+
+/* Values: 16 head dims per vector, the reference's 16 lanes over keys (t % 16) separate vectors
+ * folded across in slm__hsum16_ref's pairs. */
+void slm__attn_values_avx512(const struct slm_attn_rows *v, const float *p, float *out) {
+    if (!v->f16 || !v->batch) {
+        slm__ops_avx2.attn_values(v, p, out);
+        return;
+    }
+    const slm_f16 *base = v->base;
+    for (int64_t e = 0; e < v->d; e += 16) {
+        const __mmask16 m = tail_mask(v->d - e);
+        __m512 a[16];
+        for (int l = 0; l < 16; l++) a[l] = _mm512_setzero_ps();
+        for (int64_t t0 = 0; t0 < v->n_keys; t0 += 16)
+            for (int l = 0; l < 16; l++)
+                if (t0 + l < v->n_keys)
+                    a[l] = _mm512_fmadd_ps(_mm512_set1_ps(p[t0 + l]),
+                                           f16x16(base + (t0 + l) * v->stride + e, m), a[l]);
+        for (int l = 0; l < 8; l++) a[l] = _mm512_add_ps(a[l + 8], a[l]);
+        for (int l = 0; l < 4; l++) a[l] = _mm512_add_ps(a[l + 4], a[l]);
+        _mm512_mask_storeu_ps(out + e, m,
+                              _mm512_add_ps(_mm512_add_ps(a[0], a[2]), _mm512_add_ps(a[1], a[3])));
     }
 }

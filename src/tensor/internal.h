@@ -302,6 +302,10 @@ struct slm_amx_weight {
 };
 /* AMX-BF16 present and the OS lets this process use the tile registers (asked once). */
 bool slm__cpu_has_amx_bf16(void);
+/* AMX-INT8 usable (as above); and present on this CPU whatever the hook and level say, for
+ * sizing buffers that must serve either way. */
+bool slm__cpu_has_amx_int8(void);
+bool slm__cpu_detected_amx_int8(void);
 /* Test hook: forbid (false) or allow again the AMX tiles, for what is created afterwards. */
 void slm__cpu_amx_allow(bool allow);
 /* Bytes of a packed weight and of packed activations of n rows. */
@@ -434,5 +438,50 @@ void slm__layer_norm_avx512(float *out, const float *x, const float *w, const fl
 uint64_t slm__mem_read(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
+
+/* Quantized batches on AMX-INT8 tiles (mmq.c, mmq_amx.c): weights whose partner is Q8_0 (Q8_0,
+ * Q4_0, Q5_0) against SLM__MMQ_MIN or more activation rows. The activations are the partner
+ * blocks slm__matmul_prepare writes anyway, read by the tiles straight from scratch; the weights
+ * are widened to int8 a few blocks at a time into the tiles' layout. Each block's int32 sum is
+ * exact, so the only difference from the dot kernels is the float order: per output, blocks in
+ * order, acc = fma((float)isum, d_w * d_x, acc), where llama.cpp's x86 dots keep 8 partial lanes
+ * per block (relative differences of a few float ulps). Single rows and short batches keep the
+ * dot kernels and their exact reference order. */
+#define SLM__MMQ_MIN 16
+/* Tile rows: 16 activation rows (tokens) against 16 weight rows per tile product. */
+#define SLM__MMQ_ROWS 16
+/* True if batches of n rows against weights of type t go to the tiles here and now. */
+bool slm__mmq_use(slm_type t, int64_t n);
+/* The partner scratch slm__matmul_prepare writes for the tiles: the n rows of partner blocks
+ * (xq_bytes each) padded with zero rows to a multiple of 16, then the blocks' scales as floats,
+ * [n_pad][cols / 32]. Bytes for n rows (0 if the tiles never serve this type on this CPU). */
+size_t slm__mmq_scratch_size(slm_type t, int64_t cols, int64_t n);
+/* Pads and widens the scales after the quantizer wrote rows 0..n-1 (see above). */
+void slm__mmq_finish_act(void *scratch, int64_t cols, int64_t n);
+void slm__matmul_mmq(slm_pool *pool, int nth, const struct slm_weight *w, int64_t n, float *y,
+                     const void *scratch);
+/* The scalar reference of what the tiles compute, for rows r0..r1, from the same scratch. */
+void slm__matmul_mmq_ref(const struct slm_weight *w, int64_t n, float *y, const void *scratch,
+                         int64_t r0, int64_t r1);
+/* The tile side (mmq_amx.c). A packer widens blocks b0..b0+kc of 16 weight rows (those below
+ * `valid`; the rest are zero) starting at w, rows rs bytes apart, into kc tiles of 8 x 64 bytes
+ * (tile row j holds dword j of each row's block: the layout TDPBSSD reads as its second operand)
+ * and their scales, dw[kc][16]. */
+#define SLM__MMQ_KC 16 /* blocks packed at a time: 8 KiB of tiles */
+typedef void (*slm_mmq_pack_fn)(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,
+                                void *tiles, float *dw);
+void slm__mmq_pack_q8_0_amx(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,
+                            void *tiles, float *dw);
+void slm__mmq_pack_q4_0_amx(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,
+                            void *tiles, float *dw);
+void slm__mmq_pack_q5_0_amx(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,
+                            void *tiles, float *dw);
+/* Loads and releases the int8 tile configuration on the calling thread. */
+void slm__mmq_begin(void);
+void slm__mmq_end(void);
+/* Weight rows r0..r0+valid-1 (valid <= 16) of w against all n activation rows: y[j][r] for
+ * j < n, y rows w->rows apart. tiles/dw: SLM__MMQ_KC tiles and scales of work space. */
+void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
+                   int64_t n, const void *scratch, float *y, void *tiles, float *dw);
 
 #endif

@@ -1,6 +1,6 @@
 /* Quantized batches on AMX-INT8 tiles (slm__matmul_mmq, reached through slm__matmul for Q8_0,
- * Q4_0 and Q5_0 weights and batches of 16+ rows): which types and batches go there; the tiles
- * equal their scalar reference bit for bit (same int32 block sums, same chain of fused
+ * Q4_0, Q5_0, Q4_K and Q5_K weights and batches of 16+ rows): which types and batches go there; the
+ * tiles equal their scalar reference bit for bit (same int32 block sums, same chain of fused
  * multiply-adds), on one thread and on a pool, for shapes with every edge (weight rows not a
  * multiple of 16, batches not a multiple of 16, block counts past one packed chunk and odd);
  * the reference within 1e-6 of the sum of |terms| of a double sum of the same quantized
@@ -22,7 +22,8 @@ static float frand(void) {
     return (float)(rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
 }
 
-static const slm_type tiled[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q5_0};
+static const slm_type tiled[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q5_0, SLM_TYPE_Q4_K,
+                                 SLM_TYPE_Q5_K};
 
 static bool skip_without_amx(void) {
     if (slm__cpu_has_amx_int8()) return false;
@@ -30,19 +31,24 @@ static bool skip_without_amx(void) {
     return true;
 }
 
-/* Every type whose partner is Q8_0 has tiles (one activation layout serves a prepared group),
- * none other; batches from SLM__MMQ_MIN rows; nothing when AMX is forbidden. */
+/* The tiled types, from SLM__MMQ_MIN rows; every type whose partner they share gets the tiles'
+ * activation layout (one prepared group may mix Q4_K and Q6_K); nothing when AMX is forbidden. */
 static void types_and_batches(void **state) {
     (void)state;
     if (skip_without_amx()) skip();
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
-        const bool q8 = slm__matmul_partner((slm_type)t) == SLM_TYPE_Q8_0;
-        assert_int_equal(slm__mmq_use((slm_type)t, SLM__MMQ_MIN), q8);
+        bool is_tiled = false;
+        for (size_t i = 0; i < SLM_ARRAY_LEN(tiled); i++) is_tiled |= (int)tiled[i] == t;
+        const slm_type partner = slm__matmul_partner((slm_type)t);
+        const bool shared = partner == SLM_TYPE_Q8_0 || partner == SLM_TYPE_Q8_K;
+        assert_int_equal(slm__mmq_use((slm_type)t, SLM__MMQ_MIN), is_tiled);
         assert_false(slm__mmq_use((slm_type)t, SLM__MMQ_MIN - 1));
-        assert_int_equal(slm__mmq_scratch_size((slm_type)t, 64, SLM__MMQ_MIN) > 0, q8);
+        assert_int_equal(slm__mmq_scratch_size((slm_type)t, 512, SLM__MMQ_MIN) > 0, shared);
+        if (partner < SLM_TYPE_COUNT) assert_int_equal(slm__mmq_act(partner, SLM__MMQ_MIN), shared);
     }
     slm__cpu_amx_allow(false);
     assert_false(slm__mmq_use(SLM_TYPE_Q8_0, 64));
+    assert_false(slm__mmq_act(SLM_TYPE_Q8_K, 64));
     slm__cpu_amx_allow(true);
     assert_true(slm__mmq_use(SLM_TYPE_Q8_0, 64));
 }
@@ -65,9 +71,10 @@ static void check(slm_pool *pool, int nth, slm_type type, int64_t rows, int64_t 
     slm__cpu_amx_allow(false);
     slm__matmul(pool, nth, &w, x, n, dots, scratch);
     slm__cpu_amx_allow(true);
-    assert_int_equal(slm__matmul_prepare(pool, nth, type, x, cols, n, scratch), SLM_TYPE_Q8_0);
+    const slm_type partner = slm__matmul_partner(type);
+    assert_int_equal(slm__matmul_prepare(pool, nth, type, x, cols, n, scratch), partner);
     /* the activations as the tiles see them: the partner blocks in scratch */
-    TU_ASSERT_OK(slm_type_dequantize(SLM_TYPE_Q8_0, scratch, xf, n * cols));
+    TU_ASSERT_OK(slm_type_dequantize(partner, scratch, xf, n * cols));
     slm__matmul_mmq_ref(&w, n, ref, scratch, 0, rows);
     memset(y, 0x7f, (size_t)(n * rows) * 4);
     slm__matmul_prepared(pool, nth, &w, x, n, y, scratch);
@@ -101,13 +108,18 @@ static void tiles_equal_reference(void **state) {
     slm_pool *pool = NULL;
     TU_ASSERT_OK(slm_pool_create(3, &pool));
     /* rows x cols x n: one tile; rows and n off the 16 grid; 17 and 35 blocks (a packed chunk
-     * plus one, an odd count); SmolLM2-135M's attention and feed-forward shapes */
+     * plus one, an odd count); SmolLM2-135M's attention and feed-forward shapes. K types: one,
+     * two (a chunk) and three super-blocks, and the feed-forward's down projection. */
     const int64_t shapes[][3] = {{16, 32, 16},    {37, 64, 17},    {53, 544, 40},  {20, 1120, 33},
                                  {576, 576, 128}, {1536, 576, 50}, {576, 1536, 70}};
+    const int64_t shapes_k[][3] = {{16, 256, 16}, {37, 512, 17}, {53, 768, 40}, {576, 1536, 70}};
     for (size_t t = 0; t < SLM_ARRAY_LEN(tiled); t++) {
-        for (size_t s = 0; s < SLM_ARRAY_LEN(shapes); s++) {
-            check(NULL, 1, tiled[t], shapes[s][0], shapes[s][1], shapes[s][2]);
-            check(pool, 3, tiled[t], shapes[s][0], shapes[s][1], shapes[s][2]);
+        const bool k = slm_type_block_size(tiled[t]) == SLM_QK_K;
+        const size_t count = k ? SLM_ARRAY_LEN(shapes_k) : SLM_ARRAY_LEN(shapes);
+        for (size_t s = 0; s < count; s++) {
+            const int64_t *sh = k ? shapes_k[s] : shapes[s];
+            check(NULL, 1, tiled[t], sh[0], sh[1], sh[2]);
+            check(pool, 3, tiled[t], sh[0], sh[1], sh[2]);
         }
     }
     slm_pool_free(pool);

@@ -120,7 +120,7 @@ slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float
     c.w = &shape;
     /* small batches are not worth waking the pool */
     slm_pool_run(n >= 4 ? pool : NULL, quantize_work, &c, n >= 4 && pool ? nth : 1);
-    if (slm__mmq_use(type, n)) slm__mmq_finish_act(scratch, cols, n);
+    if (slm__mmq_act(k.partner, n)) slm__mmq_finish_act(k.partner, scratch, cols, n);
     return k.partner;
 }
 

@@ -25,9 +25,9 @@
 /* The whole sequence in one batch: past the prompt the reference ran one token at a time, so
  * every product there is summed in another (valid) order; F32 and F16 models stay within
  * FLOAT_REL_TOL, while models whose activations are rounded (BF16, quantized) carry the flipped
- * roundings on: measured max_rel up to 1.5e-2 and single top-1 flips (q5_0, q6_k: 2 of 69
- * positions with the dot kernels; q8_0, q4_0, q5_0 on the AMX-INT8 tiles alike). These bounds
- * catch a broken kernel (max_rel ~1, top-1 far below), not a summation order. */
+ * roundings on: measured max_rel up to 1.6e-2 and single top-1 flips of 69 positions (q5_0 and
+ * q6_k with the dot kernels; the types on the AMX-INT8 tiles alike). These bounds catch a broken
+ * kernel (max_rel ~1, top-1 far below), not a summation order. */
 #define BATCH_ROUNDED_TOP1_MIN 0.95
 #define BATCH_ROUNDED_REL_TOL  5e-2
 

@@ -1,7 +1,7 @@
 /* Quantized batches on AMX-INT8 tiles (slm__matmul_mmq, reached through slm__matmul for Q8_0,
- * Q4_0, Q5_0, Q4_K and Q5_K weights and batches of 16+ rows): which types and batches go there; the
- * tiles equal their scalar reference bit for bit (same int32 block sums, same chain of fused
- * multiply-adds), on one thread and on a pool, for shapes with every edge (weight rows not a
+ * Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights and batches of 16+ rows): which types and batches go
+ * there; the tiles equal their scalar reference bit for bit (same int32 block sums, same chain of
+ * fused multiply-adds), on one thread and on a pool, for shapes with every edge (weight rows not a
  * multiple of 16, batches not a multiple of 16, block counts past one packed chunk and odd);
  * the reference within 1e-6 of the sum of |terms| of a double sum of the same quantized
  * products, and the dot kernels' batch path (AMX forbidden) within 1e-5 of it. Skipped visibly
@@ -22,8 +22,8 @@ static float frand(void) {
     return (float)(rng >> 40) / (float)(1 << 24) * 2.0f - 1.0f;
 }
 
-static const slm_type tiled[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q5_0, SLM_TYPE_Q4_K,
-                                 SLM_TYPE_Q5_K};
+static const slm_type tiled[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q5_0,
+                                 SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
 
 static bool skip_without_amx(void) {
     if (slm__cpu_has_amx_int8()) return false;

@@ -454,7 +454,7 @@ uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
 
 /* Quantized batches on AMX-INT8 tiles (mmq.c, mmq_amx.c): Q8_0, Q4_0, Q5_0 (partner Q8_0) and
- * Q4_K, Q5_K (partner Q8_K) weights against SLM__MMQ_MIN or more activation rows. The tiles read
+ * Q4_K, Q5_K, Q6_K (partner Q8_K) weights against SLM__MMQ_MIN or more activation rows. The tiles read
  * the activations straight from the partner blocks slm__matmul_prepare writes anyway; weights
  * are widened to int8 a few blocks at a time into the tiles' layout. One tile product is a group
  * of 32 elements (a block; a K-quant group) of 16 tokens x 16 weight rows, its int32 sums exact,
@@ -487,13 +487,14 @@ void slm__matmul_mmq_ref(const struct slm_weight *w, int64_t n, float *y, const 
  * `valid`; the rest are zero) starting at w, rows rs bytes apart, into tiles of 8 x 64 bytes, one
  * per group of 32 (tile row j holds dword j of each row's group: the layout TDPBSSD reads as its
  * second operand), and their scales into aux: legacy types float d[kc][16]; K types per
- * super-block struct slm_mmq_k_aux. */
+ * super-block struct slm_mmq_k_aux. Q6_K's groups of 16 take a tile each (the other half of its
+ * 32 rows zero), so one activation tile of 32 meets two weight tiles. */
 #define SLM__MMQ_TILE_BYTES 8192 /* packed weights at a time (L1-sized) */
 #define SLM__MMQ_KC         (SLM__MMQ_TILE_BYTES / 512)           /* legacy blocks */
 #define SLM__MMQ_KC_K       (SLM__MMQ_TILE_BYTES / (512 * 8))     /* K super-blocks */
 struct slm_mmq_k_aux {
-    int32_t sc[8][16]; /* group scales, per weight row */
-    float mn[8][16];   /* group mins */
+    int32_t sc[16][16]; /* group scales, per weight row (Q6_K: 16 groups of 16) */
+    float mn[8][16];    /* group mins (Q4_K, Q5_K) */
     float d[16], dmin[16];
 };
 #define SLM__MMQ_AUX_BYTES                                                                         \
@@ -510,6 +511,7 @@ SLM__MMQ_PACK_DECL(q4_0)
 SLM__MMQ_PACK_DECL(q5_0)
 SLM__MMQ_PACK_DECL(q4_k)
 SLM__MMQ_PACK_DECL(q5_k)
+SLM__MMQ_PACK_DECL(q6_k)
 #undef SLM__MMQ_PACK_DECL
 /* Loads and releases the int8 tile configuration on the calling thread. */
 void slm__mmq_begin(void);
@@ -521,5 +523,7 @@ void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0,
                    int64_t n, const void *scratch, float *y, void *tiles, void *aux);
 void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
                      int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
+                        int64_t n, const void *scratch, float *y, void *tiles, void *aux);
 
 #endif

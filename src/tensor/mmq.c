@@ -19,6 +19,7 @@ static const struct {
     [SLM_TYPE_Q5_0] = {slm__mmq_pack_q5_0_amx, slm__mmq_rows},
     [SLM_TYPE_Q4_K] = {slm__mmq_pack_q4_k_amx, slm__mmq_rows_k},
     [SLM_TYPE_Q5_K] = {slm__mmq_pack_q5_k_amx, slm__mmq_rows_k},
+    [SLM_TYPE_Q6_K] = {slm__mmq_pack_q6_k_amx, slm__mmq_rows_q6_k},
 };
 
 /* Groups of 16 weight rows a thread claims at a time. */
@@ -119,6 +120,17 @@ static float weight_group(const struct slm_weight *w, int64_t r, int64_t g, int8
         }
         return 0;
     }
+    case SLM_TYPE_Q6_K: {
+        const slm_block_q6_k *b = (const slm_block_q6_k *)row + g / 8;
+        const int h = (int)(g % 8) / 4, c = (int)(g % 8) % 4;
+        for (int l = 0; l < SLM_QK; l++) {
+            const int ql = b->ql[64 * h + 32 * (c % 2) + l];
+            q[l] =
+                (int8_t)(((c < 2 ? ql & 15 : ql >> 4) | ((b->qh[32 * h + l] >> (2 * c) & 3) << 4)) -
+                         32);
+        }
+        return 0;
+    }
     default:
         SLM_ASSERT(!"type without tiles");
         return 0;
@@ -158,6 +170,25 @@ void slm__matmul_mmq_ref(const struct slm_weight *w, int64_t n, float *y, const 
                     int32_t s = 0;
                     for (int i = 0; i < SLM_QK; i++) s += q[i] * xq[g].qs[i];
                     acc = fmaf((float)s, d * f[j * ng + g], acc);
+                }
+            } else if (w->type == SLM_TYPE_Q6_K) {
+                const slm_block_q8_k *xq = (const slm_block_q8_k *)scratch + j * (ng / 8);
+                uint64_t rs = 0;
+                SLM_ASSERT(slm_type_nbytes(w->type, (uint64_t)w->cols, &rs));
+                for (int64_t sb = 0; sb < ng / 8; sb++) {
+                    const slm_block_q6_k *b =
+                        (const slm_block_q6_k *)((const uint8_t *)w->data + (uint64_t)r * rs) + sb;
+                    int32_t s = 0;
+                    for (int k = 0; k < 8; k++) {
+                        weight_group(w, r, sb * 8 + k, q);
+                        for (int half = 0; half < 2; half++) {
+                            int32_t gs = 0;
+                            for (int i = 16 * half; i < 16 * half + 16; i++)
+                                gs += q[i] * xq[sb].qs[k * SLM_QK + i];
+                            s += b->scales[2 * k + half] * gs;
+                        }
+                    }
+                    acc = fmaf((float)s, slm__f16_to_f32(b->d) * xq[sb].d, acc);
                 }
             } else {
                 const slm_block_q8_k *xq = (const slm_block_q8_k *)scratch + j * (ng / 8);

@@ -303,3 +303,112 @@ void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_
         }
     }
 }
+
+/* Q6_K: group k of 32 (half h = k / 4, quarter c = k % 4) takes the low (c < 2) or high nibbles
+ * of ql[64h + 32(c % 2) + l] and bits 2c, 2c + 1 of qh[32h + l], minus 32. Its two groups of 16
+ * (scales 2k, 2k + 1) go to tiles 2k and 2k + 1, each with the other half's tile rows zero. */
+void slm__mmq_pack_q6_k_amx(const uint8_t *w, size_t rs, int valid, int64_t s0, int kc, void *tiles,
+                            void *aux) {
+    const __m256i low = _mm256_set1_epi8(15), hi2 = _mm256_set1_epi8(0x30),
+                  off = _mm256_set1_epi8(32);
+    __m512i *out = tiles;
+    struct slm_mmq_k_aux *ax = aux;
+    for (int s = 0; s < kc; s++) {
+        __m256i r[8][16];
+        slm_f16 d[16];
+        for (int m = 0; m < 16; m++) {
+            if (m >= valid) {
+                for (int k = 0; k < 8; k++) r[k][m] = _mm256_setzero_si256();
+                for (int g = 0; g < 16; g++) ax[s].sc[g][m] = 0;
+                d[m] = 0;
+                continue;
+            }
+            const slm_block_q6_k *b = (const slm_block_q6_k *)(w + (size_t)m * rs) + s0 + s;
+            d[m] = b->d;
+            for (int g = 0; g < 16; g++) ax[s].sc[g][m] = b->scales[g];
+            for (int h = 0; h < 2; h++) {
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
+                for (int c = 0; c < 4; c++) {
+                    const __m256i ql =
+                        _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32 * (c % 2)));
+                    const __m256i nib = c < 2 ? _mm256_and_si256(ql, low)
+                                              : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low);
+                    /* bits 2c, 2c + 1 to bits 4, 5 (16-bit shifts move no kept bit across bytes) */
+                    const __m256i top =
+                        c < 3 ? _mm256_slli_epi16(qh, 4 - 2 * c) : _mm256_srli_epi16(qh, 2);
+                    r[4 * h + c][m] =
+                        _mm256_sub_epi8(_mm256_or_si256(nib, _mm256_and_si256(top, hi2)), off);
+                }
+            }
+        }
+        for (int k = 0; k < 8; k++) {
+            __m512i t[8];
+            transpose_16x8(r[k], t);
+            __m512i *lo = out + (s * 16 + 2 * k) * 8, *hi = lo + 8;
+            for (int j = 0; j < 4; j++) {
+                lo[j] = t[j], lo[j + 4] = _mm512_setzero_si512();
+                hi[j] = _mm512_setzero_si512(), hi[j + 4] = t[j + 4];
+            }
+        }
+        _mm512_store_ps(ax[s].d, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));
+    }
+}
+
+void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
+                        int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
+    enum { KC = SLM__MMQ_KC_K / 2 }; /* 16 tiles a super-block */
+    const int64_t nsb = w->cols / SLM_QK_K;
+    const size_t xs = (size_t)nsb * sizeof(slm_block_q8_k);
+    const uint8_t *xq = scratch;
+    const struct slm_mmq_k_aux *ax = aux;
+    uint64_t rs = 0;
+    slm_type_nbytes(w->type, (uint64_t)w->cols, &rs);
+    const uint8_t *wr = (const uint8_t *)w->data + (uint64_t)r0 * rs;
+    const __mmask16 rows_m = (__mmask16)((1u << valid) - 1);
+    int32_t sums[KC * 16][256] __attribute__((aligned(64)));
+    for (int64_t s0 = 0; s0 < nsb; s0 += KC) {
+        const int kc = (int)SLM_MIN(KC, nsb - s0);
+        pack_fn(wr, (size_t)rs, valid, s0, kc, tiles, aux);
+        for (int64_t t0 = 0; t0 < n; t0 += 16) {
+            const uint8_t *a = xq + (size_t)t0 * xs + (size_t)s0 * sizeof(slm_block_q8_k) +
+                               offsetof(slm_block_q8_k, qs);
+            const uint8_t *pk = tiles;
+            for (int g = 0; g < kc * 8; g++) {
+                /* one activation group against its two half tiles */
+                _tile_loadd(0,
+                            a + (size_t)(g / 8) * sizeof(slm_block_q8_k) + (size_t)(g % 8) * SLM_QK,
+                            (long)xs);
+                _tile_loadd(2, pk + (size_t)(2 * g) * 512, 64);
+                _tile_loadd(3, pk + (size_t)(2 * g + 1) * 512, 64);
+                _tile_zero(4);
+                _tile_zero(5);
+                _tile_dpbssd(4, 0, 2);
+                _tile_dpbssd(5, 0, 3);
+                _tile_stored(4, sums[2 * g], 64);
+                _tile_stored(5, sums[2 * g + 1], 64);
+            }
+            const int tn = (int)SLM_MIN(16, n - t0);
+            float *yt = y + t0 * w->rows + r0;
+            __m512 acc[16];
+            for (int i = 0; i < 16; i++)
+                acc[i] = s0 > 0 && i < tn ? _mm512_maskz_loadu_ps(rows_m, yt + i * w->rows)
+                                          : _mm512_setzero_ps();
+            for (int s = 0; s < kc; s++) {
+                const struct slm_mmq_k_aux *x = &ax[s];
+                for (int i = 0; i < 16; i++) {
+                    const slm_block_q8_k *blk =
+                        (const slm_block_q8_k *)(xq + (size_t)(t0 + i) * xs) + s0 + s;
+                    __m512i si = _mm512_setzero_si512();
+                    for (int g = 0; g < 16; g++)
+                        si = _mm512_add_epi32(
+                            si, _mm512_mullo_epi32(_mm512_load_si512(x->sc[g]),
+                                                   _mm512_load_si512(sums[s * 16 + g] + i * 16)));
+                    acc[i] = _mm512_fmadd_ps(
+                        _mm512_cvtepi32_ps(si),
+                        _mm512_mul_ps(_mm512_load_ps(x->d), _mm512_set1_ps(blk->d)), acc[i]);
+                }
+            }
+            for (int i = 0; i < tn; i++) _mm512_mask_storeu_ps(yt + i * w->rows, rows_m, acc[i]);
+        }
+    }
+}

@@ -1,9 +1,9 @@
 /* Quantized batches on AMX-INT8 tiles (slm__matmul_mmq, reached through slm__matmul for Q8_0,
- * Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights and batches of 16+ rows): which types and batches go
- * there; the tiles equal their scalar reference bit for bit (same int32 block sums, same chain of
- * fused multiply-adds), on one thread and on a pool, for shapes with every edge (weight rows not a
- * multiple of 16, batches not a multiple of 16, block counts past one packed chunk and odd);
- * the reference within 1e-6 of the sum of |terms| of a double sum of the same quantized
+ * Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights and batches of SLM__MMQ_MIN+ rows): which types and
+ * batches go there; the tiles equal their scalar reference bit for bit (same int32 block sums, same
+ * chain of fused multiply-adds), on one thread and on a pool, for shapes with every edge (weight
+ * rows not a multiple of 16, batches not a multiple of 16, block counts past one packed chunk and
+ * odd); the reference within 1e-6 of the sum of |terms| of a double sum of the same quantized
  * products, and the dot kernels' batch path (AMX forbidden) within 1e-5 of it. Skipped visibly
  * without AMX-INT8. */
 // ctest-labels: tsan
@@ -107,12 +107,14 @@ static void tiles_equal_reference(void **state) {
     if (skip_without_amx()) skip();
     slm_pool *pool = NULL;
     TU_ASSERT_OK(slm_pool_create(3, &pool));
-    /* rows x cols x n: one tile; rows and n off the 16 grid; 17 and 35 blocks (a packed chunk
-     * plus one, an odd count); SmolLM2-135M's attention and feed-forward shapes. K types: one,
-     * two (a chunk) and three super-blocks, and the feed-forward's down projection. */
-    const int64_t shapes[][3] = {{16, 32, 16},    {37, 64, 17},    {53, 544, 40},  {20, 1120, 33},
-                                 {576, 576, 128}, {1536, 576, 50}, {576, 1536, 70}};
-    const int64_t shapes_k[][3] = {{16, 256, 16}, {37, 512, 17}, {53, 768, 40}, {576, 1536, 70}};
+    /* rows x cols x n: one tile (the fewest tokens); rows and n off the 16 grid; 17 and 35 blocks
+     * (a packed chunk plus one, an odd count); SmolLM2-135M's attention and feed-forward shapes. K
+     * types: one, two (a chunk) and three super-blocks, and the feed-forward's down projection. */
+    const int64_t shapes[][3] = {{16, 32, SLM__MMQ_MIN}, {37, 64, 17},    {53, 544, 40},
+                                 {20, 1120, 33},         {576, 576, 128}, {1536, 576, 50},
+                                 {576, 1536, 70}};
+    const int64_t shapes_k[][3] = {
+        {16, 256, SLM__MMQ_MIN}, {37, 512, 17}, {53, 768, 40}, {576, 1536, 70}};
     for (size_t t = 0; t < SLM_ARRAY_LEN(tiled); t++) {
         const bool k = slm_type_block_size(tiled[t]) == SLM_QK_K;
         const size_t count = k ? SLM_ARRAY_LEN(shapes_k) : SLM_ARRAY_LEN(shapes);

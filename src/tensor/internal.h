@@ -454,16 +454,17 @@ uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
 
 /* Quantized batches on AMX-INT8 tiles (mmq.c, mmq_amx.c): Q8_0, Q4_0, Q5_0 (partner Q8_0) and
- * Q4_K, Q5_K, Q6_K (partner Q8_K) weights against SLM__MMQ_MIN or more activation rows. The tiles read
- * the activations straight from the partner blocks slm__matmul_prepare writes anyway; weights
- * are widened to int8 a few blocks at a time into the tiles' layout. One tile product is a group
+ * Q4_K, Q5_K, Q6_K (partner Q8_K) weights against SLM__MMQ_MIN or more activation rows. The
+ * tiles read the activations straight from the partner blocks slm__matmul_prepare writes
+ * anyway; weights are widened to int8 a few blocks at a time into the tiles' layout. One tile product is a group
  * of 32 elements (a block; a K-quant group) of 16 tokens x 16 weight rows, its int32 sums exact,
  * so the only difference from the dot kernels is the float order: per output, blocks in order,
  * acc = fma((float)isum, d_w * d_x, acc) (K-quants: the super-block's int32 sum of scale x group
  * sum, then its min term), where llama.cpp's x86 dots keep 8 partial lanes (relative differences
  * of a few float ulps). Single rows and short batches keep the dot kernels and their exact
- * reference order. */
-#define SLM__MMQ_MIN 16
+ * reference order. From 4 rows the tiles (padded to 16 tokens) already beat the dots; below 8
+ * they save a few milliseconds a prompt, and short prompts keep the reference's numerics. */
+#define SLM__MMQ_MIN 8
 /* Tile rows: 16 activation rows (tokens) against 16 weight rows per tile product. */
 #define SLM__MMQ_ROWS 16
 /* True if batches of n rows against weights of type t go to the tiles here and now. */

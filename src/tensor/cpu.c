@@ -48,37 +48,56 @@ bool slm__cpu_has_avx512bf16(void) {
     return atomic_load_explicit(&has_bf16, memory_order_relaxed) == 1;
 }
 
-/* AMX-TILE and AMX-BF16 (CPUID 7.0 EDX bits 24 and 22), the OS managing the tile state (XCR0
- * bits 17 and 18), and Linux granting this process the tile data (it is off until asked for, as
- * it makes the signal frame 8 KiB larger). */
-static bool detect_amx_bf16(void) {
+/* The AMX features this library uses, as bits of CPUID 7.0 EDX: TILE (24), BF16 (22), INT8 (25). */
+enum { AMX_TILE = 1u << 24, AMX_BF16 = 1u << 22, AMX_INT8 = 1u << 25 };
+
+/* The AMX bits present, counted only with AMX-TILE, the OS managing the tile state (XCR0 bits 17
+ * and 18) and Linux granting this process the tile data (it is off until asked for, as it makes
+ * the signal frame 8 KiB larger); 0 without them. */
+static int detect_amx(void) {
 #if defined(__linux__) && defined(SYS_arch_prctl)
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (slm__cpu_level_detected() < SLM_CPU_AVX512 || !slm__cpu_has_avx512bf16() ||
-        !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22)))
-        return false;
+    if (slm__cpu_level_detected() < SLM_CPU_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d) ||
+        !(d & AMX_TILE))
+        return 0;
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & (3u << 17)) != (3u << 17)) return false;
+    if ((lo & (3u << 17)) != (3u << 17)) return 0;
     enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
-    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0) return 0;
+    /* the BF16 tiles also need the AVX512-BF16 conversions around them */
+    return (int)(d & (AMX_INT8 | (slm__cpu_has_avx512bf16() ? AMX_BF16 : 0)));
 #else
-    return false;
+    return 0;
 #endif
 }
 
-static atomic_int has_amx = -1;
+static atomic_int amx_bits = -1;
 static atomic_bool amx_allowed = true;
 
-bool slm__cpu_has_amx_bf16(void) {
-    int v = atomic_load_explicit(&has_amx, memory_order_relaxed);
+static int amx_detected(void) {
+    int v = atomic_load_explicit(&amx_bits, memory_order_relaxed);
     if (v < 0) {
-        v = detect_amx_bf16();
-        atomic_store_explicit(&has_amx, v, memory_order_relaxed);
+        v = detect_amx();
+        atomic_store_explicit(&amx_bits, v, memory_order_relaxed);
     }
-    /* SLM_CPU_LEVEL below avx512 turns the tiles off with the rest */
-    return v == 1 && atomic_load_explicit(&amx_allowed, memory_order_relaxed) &&
+    return v;
+}
+
+/* SLM_CPU_LEVEL below avx512 turns the tiles off with the rest */
+static bool amx_usable(int bit) {
+    return (amx_detected() & bit) && atomic_load_explicit(&amx_allowed, memory_order_relaxed) &&
            slm__cpu_level() >= SLM_CPU_AVX512;
+}
+
+bool slm__cpu_has_amx_bf16(void) {
+    return amx_usable(AMX_BF16);
+}
+bool slm__cpu_has_amx_int8(void) {
+    return amx_usable(AMX_INT8);
+}
+bool slm__cpu_detected_amx_int8(void) {
+    return amx_detected() & AMX_INT8;
 }
 
 void slm__cpu_amx_allow(bool allow) {

@@ -172,19 +172,6 @@ static void k_lanes(float acc[8], float d, const int q[SLM_QK_K], const int8_t *
     for (int m = 0; m < 8; m++) acc[m] = fmaf(d, (float)lane[m], acc[m]);
 }
 
-/* The 6-bit scales and mins of a Q4_K/Q5_K super-block (see k_scale_min in quant.c). */
-static void k_scales_mins_ref(const uint8_t *scales, int sc[8], int mn[8]) {
-    for (int g = 0; g < 8; g++) {
-        if (g < 4) {
-            sc[g] = scales[g] & 63;
-            mn[g] = scales[g + 4] & 63;
-        } else {
-            sc[g] = (scales[g + 4] & 0xf) | ((scales[g - 4] >> 6) << 4);
-            mn[g] = (scales[g + 4] >> 4) | ((scales[g] >> 6) << 4);
-        }
-    }
-}
-
 /* Q4_K/Q5_K: the min term -dmin * d_x * sum_g m_g * sum(y_g) takes the group sums from the Q8_K
  * bsums: Q4_K adds lane k = m_2k s_2k + m_2k+1 s_2k+1 into a 4-lane accumulator (folded 0+2, 1+3,
  * then together), Q5_K adds the total into one float, each by FMA. */
@@ -202,7 +189,7 @@ static float dot_k_asym(int64_t n, const void *w, const void *x, bool five) {
             scales = a->scales, qs = a->qs, d16 = a->d, dmin16 = a->dmin;
         }
         int sc8[8], mn[8], sc[16], q[SLM_QK_K];
-        k_scales_mins_ref(scales, sc8, mn);
+        slm__k_scales_mins(scales, sc8, mn);
         for (int g = 0; g < 8; g++) {
             sc[2 * g] = sc[2 * g + 1] = sc8[g];
             const uint8_t *qg = qs + 32 * (g / 2);

@@ -114,6 +114,20 @@ static inline slm_bf16 slm__f32_to_bf16(float f) {
     return (slm_bf16)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
 }
 
+/* The 6-bit scales and mins of a Q4_K/Q5_K super-block's eight groups of 32 (the layout
+ * k_scale_min in quant.c writes). */
+static inline void slm__k_scales_mins(const uint8_t *scales, int sc[8], int mn[8]) {
+    for (int g = 0; g < 8; g++) {
+        if (g < 4) {
+            sc[g] = scales[g] & 63;
+            mn[g] = scales[g + 4] & 63;
+        } else {
+            sc[g] = (scales[g + 4] & 0xf) | ((scales[g - 4] >> 6) << 4);
+            mn[g] = (scales[g + 4] >> 4) | ((scales[g] >> 6) << 4);
+        }
+    }
+}
+
 /* ---- per-type kernels (rows of n elements, n a multiple of the block size) ---- */
 
 typedef void (*slm_to_float_fn)(const void *src, float *dst, int64_t n);
@@ -313,6 +327,10 @@ struct slm_amx_weight {
 };
 /* AMX-BF16 present and the OS lets this process use the tile registers (asked once). */
 bool slm__cpu_has_amx_bf16(void);
+/* AMX-INT8 usable (as above); and present on this CPU whatever the hook and level say, for
+ * sizing buffers that must serve either way. */
+bool slm__cpu_has_amx_int8(void);
+bool slm__cpu_detected_amx_int8(void);
 /* Test hook: forbid (false) or allow again the AMX tiles, for what is created afterwards. */
 void slm__cpu_amx_allow(bool allow);
 /* Bytes of a packed weight and of packed activations of n rows. */
@@ -451,5 +469,79 @@ void slm__attn_values_avx512(const struct slm_attn_rows *v, const float *p, floa
 uint64_t slm__mem_read(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx2(const void *p, size_t bytes);
 uint64_t slm__mem_read_avx512(const void *p, size_t bytes);
+
+/* Quantized batches on AMX-INT8 tiles (mmq.c, mmq_amx.c): Q8_0, Q4_0, Q5_0 (partner Q8_0) and
+ * Q4_K, Q5_K, Q6_K (partner Q8_K) weights against SLM__MMQ_MIN or more activation rows. The
+ * tiles read the activations straight from the partner blocks slm__matmul_prepare writes
+ * anyway; weights are widened to int8 a few blocks at a time into the tiles' layout. One tile product is a group
+ * of 32 elements (a block; a K-quant group) of 16 tokens x 16 weight rows, its int32 sums exact,
+ * so the only difference from the dot kernels is the float order: per output, blocks in order,
+ * acc = fma((float)isum, d_w * d_x, acc) (K-quants: the super-block's int32 sum of scale x group
+ * sum, then its min term), where llama.cpp's x86 dots keep 8 partial lanes (relative differences
+ * of a few float ulps). Single rows and short batches keep the dot kernels and their exact
+ * reference order. From 4 rows the tiles (padded to 16 tokens) already beat the dots; below 8
+ * they save a few milliseconds a prompt, and short prompts keep the reference's numerics. */
+#define SLM__MMQ_MIN 8
+/* Tile rows: 16 activation rows (tokens) against 16 weight rows per tile product. */
+#define SLM__MMQ_ROWS 16
+/* True if batches of n rows against weights of type t go to the tiles here and now. */
+bool slm__mmq_use(slm_type t, int64_t n);
+/* True if prepare must lay out partner blocks for the tiles (some type with this partner uses
+ * them for n rows). */
+bool slm__mmq_act(slm_type partner, int64_t n);
+/* The partner scratch for the tiles: the n rows of partner blocks padded with zero rows to a
+ * multiple of 16, then per block what the scaling needs as floats (Q8_0: d, [n_pad][cols / 32];
+ * Q8_K: each group's sum, [n_pad][cols / 32]). Bytes for n rows against weights of type t (0 if
+ * the tiles never serve t's partner on this CPU). */
+size_t slm__mmq_scratch_size(slm_type t, int64_t cols, int64_t n);
+/* Pads and adds the floats after the quantizer wrote rows 0..n-1 (see above). */
+void slm__mmq_finish_act(slm_type partner, void *scratch, int64_t cols, int64_t n);
+void slm__matmul_mmq(slm_pool *pool, int nth, const struct slm_weight *w, int64_t n, float *y,
+                     const void *scratch);
+/* The scalar reference of what the tiles compute, for rows r0..r1, from the same scratch. */
+void slm__matmul_mmq_ref(const struct slm_weight *w, int64_t n, float *y, const void *scratch,
+                         int64_t r0, int64_t r1);
+/* The tile side (mmq_amx.c). A packer widens blocks b0..b0+kc of 16 weight rows (those below
+ * `valid`; the rest are zero) starting at w, rows rs bytes apart, into tiles of 8 x 64 bytes, one
+ * per group of 32 (tile row j holds dword j of each row's group: the layout TDPBSSD reads as its
+ * second operand), and their scales into aux: legacy types float d[kc][16]; K types per
+ * super-block struct slm_mmq_k_aux. Q6_K's groups of 16 take a tile each (the other half of its
+ * 32 rows zero), so one activation tile of 32 meets two weight tiles. */
+#define SLM__MMQ_TILE_BYTES 8192 /* packed weights at a time (L1-sized) */
+#define SLM__MMQ_KC         (SLM__MMQ_TILE_BYTES / 512)           /* legacy blocks */
+#define SLM__MMQ_KC_K       (SLM__MMQ_TILE_BYTES / (512 * 8))     /* K super-blocks */
+struct slm_mmq_k_aux {
+    int32_t sc[16][16]; /* group scales, per weight row (Q6_K: 16 groups of 16) */
+    float mn[8][16];    /* group mins (Q4_K, Q5_K) */
+    float d[16], dmin[16];
+};
+#define SLM__MMQ_AUX_BYTES                                                                         \
+    (SLM__MMQ_KC * 16 * sizeof(float) > SLM__MMQ_KC_K * sizeof(struct slm_mmq_k_aux)              \
+         ? SLM__MMQ_KC * 16 * sizeof(float)                                                        \
+         : SLM__MMQ_KC_K * sizeof(struct slm_mmq_k_aux))
+typedef void (*slm_mmq_pack_fn)(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,
+                                void *tiles, void *aux);
+#define SLM__MMQ_PACK_DECL(t)                                                                      \
+    void slm__mmq_pack_##t##_amx(const uint8_t *w, size_t rs, int valid, int64_t b0, int kc,       \
+                                 void *tiles, void *aux);
+SLM__MMQ_PACK_DECL(q8_0)
+SLM__MMQ_PACK_DECL(q4_0)
+SLM__MMQ_PACK_DECL(q5_0)
+SLM__MMQ_PACK_DECL(q4_k)
+SLM__MMQ_PACK_DECL(q5_k)
+SLM__MMQ_PACK_DECL(q6_k)
+#undef SLM__MMQ_PACK_DECL
+/* Loads and releases the int8 tile configuration on the calling thread. */
+void slm__mmq_begin(void);
+void slm__mmq_end(void);
+/* Weight rows r0..r0+valid-1 (valid <= 16) of w against all n activation rows: y[j][r] for
+ * j < n, y rows w->rows apart; legacy types (partner Q8_0) and K types (Q8_K). tiles and aux:
+ * SLM__MMQ_TILE_BYTES and SLM__MMQ_AUX_BYTES of work space, 64-byte aligned. */
+void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
+                   int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
+                     int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
+                        int64_t n, const void *scratch, float *y, void *tiles, void *aux);
 
 #endif

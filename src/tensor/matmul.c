@@ -26,7 +26,7 @@ size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n) {
     struct slm_type_kernels k;
     if (!slm__type_kernels(t, SLM_CPU_SCALAR, &k) || cols <= 0 || n <= 0) return 0;
     if (cols % slm_type_block_size(t) != 0 || k.partner == SLM_TYPE_F32) return 0;
-    return row_bytes(k.partner, cols) * (size_t)n;
+    return SLM_MAX(row_bytes(k.partner, cols) * (size_t)n, slm__mmq_scratch_size(t, cols, n));
 }
 
 struct mm_ctx {
@@ -117,6 +117,7 @@ slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float
     c.w = &shape;
     /* small batches are not worth waking the pool */
     slm_pool_run(n >= 4 ? pool : NULL, quantize_work, &c, n >= 4 && pool ? nth : 1);
+    if (slm__mmq_act(k.partner, n)) slm__mmq_finish_act(k.partner, scratch, cols, n);
     return k.partner;
 }
 
@@ -129,6 +130,10 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
     if (w->type == SLM_TYPE_F32 && n >= SLM__MATMUL_F32_TILE_MIN &&
         slm__matmul_f32x_supported(w->type)) {
         slm__matmul_f32x(pool, nth, w, x, n, y);
+        return;
+    }
+    if (slm__mmq_use(w->type, n)) {
+        slm__matmul_mmq(pool, nth, w, n, y, scratch);
         return;
     }
     struct mm_ctx c = {

@@ -2,10 +2,12 @@
  * synthetic BERT in F16 (cosine >= 0.9999) and Q8_0 (>= 0.999), fed as the reference's token ids
  * and as text where our WordPiece agrees with its ids; tokenizer differences reported; batched
  * equal to one-by-one bit for bit; truncation of the over-long text; pooling and normalisation
- * options against the reference's unpooled hidden states; errors for bad input. */
+ * options against the reference's unpooled hidden states; errors for bad input; embedders of one
+ * model share the matrices it packed for the AMX tiles (counted once in the footprint). */
 #include "testutil.h"
 
 #include "slm.h"
+#include "core/internal.h"
 #include "tensor/internal.h"
 
 #include <math.h>
@@ -226,6 +228,60 @@ static void batched_equals_single(void **state) {
     fixture_close(&f);
 }
 
+/* Every embedder of a model multiplies with the matrices the model packed at load: a second
+ * embedder allocates its buffers (slm_embedder_bytes) and no weights, and gives the same bits;
+ * the footprint counts the packed matrices once, whatever the number of slots. */
+static void embedders_share_packed_weights(void **state) {
+    (void)state;
+    char *path = tu_require_shared(MODEL_Q8);
+    if (!path) return;
+    slm_model *m = NULL;
+    slm_gguf *g = NULL;
+    TU_ASSERT_OK(slm_model_load(path, NULL, &m));
+    TU_ASSERT_OK(slm_gguf_open(path, NULL, &g));
+    struct slm_footprint_params fpp = slm_footprint_default_params();
+    struct slm_footprint one, four;
+    TU_ASSERT_OK(slm_model_footprint(g, &fpp, &one));
+    fpp.n_slots = 4;
+    TU_ASSERT_OK(slm_model_footprint(g, &fpp, &four));
+    assert_int_equal(four.packed, one.packed);
+    assert_int_equal(four.total - one.total, 3 * one.scratch);
+    assert_int_equal(one.packed > 0, slm__cpu_has_amx_bf16());
+    struct slm_embed_params p = slm_embed_default_params();
+    p.n_threads = 2;
+    slm_embedder *e1 = NULL, *e2 = NULL;
+    TU_ASSERT_OK(slm_embedder_create(m, NULL, &p, &e1));
+    const int64_t heap0 = slm__alloc_thread_net();
+    TU_ASSERT_OK(slm_embedder_create(m, NULL, &p, &e2));
+    const double grown = (double)(slm__alloc_thread_net() - heap0),
+                 want = (double)slm_embedder_bytes(e2);
+    printf("second embedder: %.0f bytes allocated, slm_embedder_bytes %.0f, packed weights %llu\n",
+           grown, want, (unsigned long long)one.packed);
+    assert_true(fabs(grown - want) <= 0.01 * want);
+    /* with the tiles forbidden an embedder holds no packed activations either: the difference
+     * is that buffer alone, smaller than the matrices */
+    slm_embedder *e3 = NULL;
+    slm__cpu_amx_allow(false);
+    TU_ASSERT_OK(slm_embedder_create(m, NULL, &p, &e3));
+    slm__cpu_amx_allow(true);
+    assert_true(slm_embedder_bytes(e2) - slm_embedder_bytes(e3) < one.packed || one.packed == 0);
+    slm_embedder_free(e3);
+    const int32_t ids[] = {101, 2023, 2003, 1037, 3231, 102};
+    const uint32_t dim = slm_embedder_dim(e1);
+    float *a = malloc(dim * sizeof *a), *b = malloc(dim * sizeof *b);
+    const int32_t *in[] = {ids};
+    const size_t n_ids[] = {SLM_ARRAY_LEN(ids)};
+    TU_ASSERT_OK(slm_embed_tokens(e1, in, n_ids, 1, a, NULL));
+    TU_ASSERT_OK(slm_embed_tokens(e2, in, n_ids, 1, b, NULL));
+    assert_memory_equal(a, b, dim * sizeof *a);
+    free(a), free(b);
+    slm_embedder_free(e2);
+    slm_embedder_free(e1);
+    slm_gguf_close(g);
+    slm_model_free(m);
+    free(path);
+}
+
 /* Text 47 has 738 tokens: its first 511 and the closing [SEP] are encoded, and it is flagged. */
 static void truncation(void **state) {
     (void)state;
@@ -393,7 +449,7 @@ int main(void) {
         cmocka_unit_test(golden_f16_erf),   cmocka_unit_test(golden_f16_tanh),
         cmocka_unit_test(golden_q8_0_erf),  cmocka_unit_test(golden_q8_0_tanh),
         cmocka_unit_test(golden_f16_avx2_level), cmocka_unit_test(batched_equals_single),
-        cmocka_unit_test(truncation),
+        cmocka_unit_test(truncation),       cmocka_unit_test(embedders_share_packed_weights),
         cmocka_unit_test(pooling_options),  cmocka_unit_test(bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

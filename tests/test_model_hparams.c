@@ -61,7 +61,8 @@ static void shared_models(void **state) {
                           ? 0
                           : (uint64_t)e->ctx * e->layers * e->kv_heads * (e->embd / e->heads) * 2 * 2;
         assert_int_equal(fp.kv, kv);
-        assert_int_equal(fp.total, fp.weights + fp.kv + fp.scratch + fp.metadata);
+        assert_int_equal(fp.total, fp.weights + fp.packed + fp.kv + fp.scratch + fp.metadata);
+        if (e->arch != SLM_ARCH_BERT) assert_int_equal(fp.packed, 0);
         assert_true(fp.metadata > slm_gguf_heap_bytes(g) / 2);
         assert_true(fp.scratch > 0); /* session buffers, or an embedder's for bert */
         fpp.n_ctx = 128, fpp.n_slots = 3, fpp.kv_type = SLM_KV_F32;

@@ -87,12 +87,14 @@ struct slm_footprint_params slm_footprint_default_params(void);
 
 struct slm_footprint {
     uint64_t weights; /* bytes of all tensors as held in memory (stored, or at load_type) */
+    uint64_t packed;  /* weights repacked at load for the CPU's matrix tiles, once per model
+                       * (encoders on AMX: their matrices rounded to BF16), else 0 */
     uint64_t kv;      /* n_ctx x n_layer x n_head_kv x head_dim x 2 x elem x n_slots (0 for bert) */
     uint64_t scratch; /* activation buffers of the sessions (decoders) or embedders (encoders,
                        * n_batch tokens per pass), n_slots of them */
     uint64_t metadata; /* the file's index and the tokenizer's tables (built from the header
                         * metadata and measured) */
-    uint64_t total;   /* weights + kv + scratch + metadata */
+    uint64_t total;   /* weights + packed + kv + scratch + metadata */
     uint32_t n_ctx;   /* the context the KV figure is for */
 };
 

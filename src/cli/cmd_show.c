@@ -151,8 +151,13 @@ static void print_human(const char *path, const struct show_info *s) {
         human_bytes(s->fp.kv, b2, sizeof b2);
         char b3[32];
         human_bytes(s->fp.scratch, b3, sizeof b3);
-        printf("  footprint        %s (KV cache %s at context %u, f16; buffers %s)\n", b1, b2,
+        printf("  footprint        %s (KV cache %s at context %u, f16; buffers %s", b1, b2,
                s->fp.n_ctx, b3);
+        if (s->fp.packed) {
+            human_bytes(s->fp.packed, b3, sizeof b3);
+            printf("; weights packed for the matrix tiles %s", b3);
+        }
+        printf(")\n");
     } else {
         printf("  not runnable     %s\n", s->why_not);
     }

@@ -88,43 +88,49 @@ static uint64_t amx_act_bytes(const struct slm_model_hparams *h, int64_t n_token
     return slm__amx_act_bytes(n_tokens, widest);
 }
 
+uint64_t slm__enc_model_bytes(const struct slm_model_hparams *h, const slm_gguf *g) {
+    const uint64_t amx = amx_weight_bytes(h, g);
+    return amx ? amx + rounded(h->n_layer * sizeof(struct slm_amx_weight[SLM__ENC_LINEARS])) : 0;
+}
+
 uint64_t slm__enc_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_tokens,
                         int64_t max_seq, int nth) {
     const uint64_t n = (uint64_t)n_tokens, E = h->n_embd, Q = (uint64_t)h->n_head * h->head_dim;
-    uint64_t amx = amx_weight_bytes(h, g);
-    if (amx)
-        amx += rounded(amx_act_bytes(h, n_tokens)) +
-               h->n_layer * sizeof(struct slm_amx_weight[SLM__ENC_LINEARS]);
+    const uint64_t xa = amx_weight_bytes(h, g) ? rounded(amx_act_bytes(h, n_tokens)) : 0;
     return 2 * rounded(n * E * 4) + 4 * rounded(n * Q * 4) + rounded(n * h->n_ff * 4) +
            rounded((uint64_t)nth * (uint64_t)attn_floats(h, max_seq) * 4) + rounded(n * 4) +
-           rounded(mm_scratch_bytes(h, g, n_tokens)) + amx;
+           rounded(mm_scratch_bytes(h, g, n_tokens)) + xa;
 }
 
-/* Packs the layer matrices that take the AMX path (a no-op without AMX). */
-static slm_status pack_layers(struct slm__enc *e, const slm_model *m) {
+slm_status slm__enc_pack_model(slm_model *m) {
     const struct slm_model_hparams *h = &m->h;
     const uint64_t bytes = amx_weight_bytes(h, m->gguf);
     if (!bytes) return SLM_OK;
-    e->amx = slm__calloc(h->n_layer, sizeof *e->amx);
-    e->amx_data = slm__aligned_alloc(bytes);
-    e->xa = slm__aligned_alloc(amx_act_bytes(h, e->n_tokens));
+    /* the descriptors are allocated rounded, as slm__enc_model_bytes counts them */
+    const size_t desc = h->n_layer * sizeof(struct slm_amx_weight[SLM__ENC_LINEARS]);
+    m->enc_amx = slm__aligned_alloc(rounded(desc));
+    m->enc_amx_data = slm__aligned_alloc(bytes);
     float *row = slm__malloc(m->max_matmul_cols * sizeof *row);
-    if (!e->amx || !e->amx_data || !e->xa || !row) {
+    if (!m->enc_amx || !m->enc_amx_data || !row) {
         slm__free(row);
+        slm__aligned_free(m->enc_amx);
+        slm__aligned_free(m->enc_amx_data);
+        m->enc_amx = NULL, m->enc_amx_data = NULL;
         return slm__error(SLM_E_NOMEM, "packed encoder weights (%llu bytes)",
                           (unsigned long long)bytes);
     }
-    uint8_t *at = e->amx_data;
+    memset(m->enc_amx, 0, desc);
+    uint8_t *at = m->enc_amx_data;
     for (uint32_t l = 0; l < h->n_layer; l++) {
         for (int i = 0; i < SLM__ENC_LINEARS; i++) {
             const struct slm_weight *w = &m->layers[l][linear_roles[i]].w;
             if (!packs(w->type)) continue;
-            slm__amx_pack_weight(w, at, row, &e->amx[l][i]);
+            slm__amx_pack_weight(w, at, row, &m->enc_amx[l * SLM__ENC_LINEARS + i]);
             at += rounded(slm__amx_weight_bytes(w->rows, w->cols));
         }
     }
     slm__free(row);
-    SLM_ASSERT(at == (uint8_t *)e->amx_data + bytes);
+    SLM_ASSERT(at == (uint8_t *)m->enc_amx_data + bytes);
     return SLM_OK;
 }
 
@@ -143,9 +149,12 @@ slm_status slm__enc_init(struct slm__enc *e, const slm_model *m, int64_t n_token
     if (!(e->seq_of = slm__aligned_alloc((size_t)n_tokens * sizeof(int32_t)))) goto oom;
     e->mm_scratch_bytes = mm_scratch_bytes(h, m->gguf, n_tokens);
     if (e->mm_scratch_bytes && !(e->mm_scratch = slm__aligned_alloc(e->mm_scratch_bytes))) goto oom;
-    slm_status st = pack_layers(e, m);
-    if (st != SLM_OK) slm__enc_free(e);
-    return st;
+    /* the model's packed matrices, unless the tiles are forbidden since it was loaded */
+    if (m->enc_amx && slm__cpu_has_amx_bf16()) {
+        if (!(e->xa = slm__aligned_alloc(amx_act_bytes(&m->h, n_tokens)))) goto oom;
+        e->amx = m->enc_amx;
+    }
+    return SLM_OK;
 oom:
     slm__enc_free(e);
     return slm__error(SLM_E_NOMEM, "encoder buffers for %lld tokens", (long long)n_tokens);
@@ -156,8 +165,6 @@ void slm__enc_free(struct slm__enc *e) {
     for (size_t i = 0; i < SLM_ARRAY_LEN(bufs); i++) slm__aligned_free(bufs[i]);
     slm__aligned_free(e->seq_of);
     slm__aligned_free(e->mm_scratch);
-    slm__free(e->amx);
-    slm__aligned_free(e->amx_data);
     slm__aligned_free(e->xa);
     *e = (struct slm__enc){0};
 }
@@ -254,7 +261,7 @@ static void attn_work(void *p, int ith, int nth) {
 
 /* Is linear i of layer l packed for the AMX tiles? */
 static bool packed(const struct slm__enc *e, uint32_t l, int i) {
-    return e->amx && e->amx[l][i].data;
+    return e->amx && e->amx[l * SLM__ENC_LINEARS + i].data;
 }
 
 /* y = act(x W^T + b) over n rows, for linear i of layer l. x_packed says e->xa already holds x
@@ -266,7 +273,8 @@ static void linear(const struct slm__enc *e, slm_pool *pool, const slm_model *m,
     const int64_t width = w->w.rows;
     if (packed(e, l, i)) {
         if (!x_packed) slm__amx_pack_act(pool, e->nth, x, n, w->w.cols, e->xa);
-        slm__matmul_amx(pool, e->nth, &e->amx[l][i], e->xa, n, b->vec, act, y);
+        slm__matmul_amx(pool, e->nth, &e->amx[l * SLM__ENC_LINEARS + i], e->xa, n, b->vec, act,
+                        y);
         return;
     }
     if (slm__matmul_f32x_supported(w->w.type)) slm__matmul_f32x(pool, e->nth, &w->w, x, n, y);

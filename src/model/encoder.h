@@ -31,14 +31,19 @@ struct slm__enc {
     void *mm_scratch;
     size_t mm_scratch_bytes;
     int nth;
-    /* With AMX-BF16, the layer matrices that are not F32, packed once for slm__matmul_amx: a
-     * descriptor per (layer, linear) with data NULL where a matrix is not packed; and the
-     * activations of the matrix being multiplied, rounded and packed. */
-    struct slm_amx_weight (*amx)[SLM__ENC_LINEARS];
-    void *amx_data;
+    /* With AMX-BF16: the model's packed layer matrices (borrowed from slm_model.enc_amx, NULL
+     * when the tiles are not used), and the activations of the matrix being multiplied, rounded
+     * and packed. */
+    const struct slm_amx_weight *amx;
     slm_bf16 *xa;
 };
 
+/* Packs the layer matrices that are not F32 for the AMX-BF16 tiles into m->enc_amx, once per
+ * model at load (a no-op where the tiles are not usable). SLM_E_NOMEM leaves nothing packed. */
+slm_status slm__enc_pack_model(slm_model *m);
+/* Bytes slm__enc_pack_model allocates, from the header alone (the footprint counts them with the
+ * weights: once per model, whatever the number of embedders). */
+uint64_t slm__enc_model_bytes(const struct slm_model_hparams *h, const slm_gguf *g);
 /* Bytes slm__enc_init allocates for these sizes, from the header alone (the footprint uses it). */
 uint64_t slm__enc_bytes(const struct slm_model_hparams *h, const slm_gguf *g, int64_t n_tokens,
                         int64_t max_seq, int nth);

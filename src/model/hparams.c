@@ -220,6 +220,7 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
             slm__fwd_bytes(&h, g, p.load_type, p.n_batch, p.n_ctx, p.n_threads, false) * p.n_slots;
     } else { /* an embedder's buffers: n_batch tokens per pass, inputs up to n_ctx tokens */
         out->scratch = slm__enc_bytes(&h, g, p.n_batch, p.n_ctx, p.n_threads) * p.n_slots;
+        out->packed = slm__enc_model_bytes(&h, g);
     }
     /* The tokenizer is built from the header's metadata in milliseconds: its exact size is
      * cheaper to measure than to model (it depends on vocabulary, merges and hash tables). */
@@ -231,6 +232,6 @@ slm_status slm_model_footprint(const slm_gguf *g, const struct slm_footprint_par
         slm_tokenizer_free(tok);
     }
     slm_error_clear(); /* a file without a vocabulary still has a footprint */
-    out->total = out->weights + out->kv + out->scratch + out->metadata;
+    out->total = out->weights + out->packed + out->kv + out->scratch + out->metadata;
     return SLM_OK;
 }

@@ -94,6 +94,11 @@ struct slm_model {
     void **owned;                                /* weights converted at load (n_owned) */
     size_t n_owned;
     uint64_t converted_bytes;                    /* stored bytes of the converted weights */
+    /* An encoder's layer matrices packed for the AMX-BF16 tiles at load, where the tiles are
+     * usable, shared by every embedder of the model (encoder.h): [n_layer x SLM__ENC_LINEARS]
+     * descriptors, data NULL where a matrix is not packed; NULL without packing. */
+    struct slm_amx_weight *enc_amx;
+    void *enc_amx_data;
 };
 
 /* KV cache of one session: per layer, K and V rows [n_ctx][n_head_kv][head_dim] in `type`. */

@@ -1,6 +1,7 @@
 /* Loading a model: map the GGUF file, validate its hyper-parameters against the architecture
  * table, bind every weight by role so the forward passes never look names up, and optionally
  * quantize F32/F16/BF16 matrices into heap buffers (load-time quantization). */
+#include "model/encoder.h"
 #include "model/internal.h"
 #include "slm/convert.h"
 
@@ -115,6 +116,12 @@ slm_status slm_model_load(const char *path, const struct slm_model_params *param
             return st;
         }
     }
+    /* an encoder's matrices in the AMX tiles' layout, once for all its embedders */
+    if (m->arch->encoder && (st = slm__enc_pack_model(m)) != SLM_OK) {
+        slm__error_prefix("%s", path);
+        slm_model_free(m);
+        return st;
+    }
     *out = m;
     return SLM_OK;
 }
@@ -124,6 +131,8 @@ void slm_model_free(slm_model *m) {
     for (size_t i = 0; i < m->n_owned; i++) slm__aligned_free(m->owned[i]);
     slm__free(m->owned);
     slm__free(m->layers);
+    slm__aligned_free(m->enc_amx);
+    slm__aligned_free(m->enc_amx_data);
     slm_gguf_close(m->gguf);
     slm__free(m);
 }

@@ -249,61 +249,6 @@ void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t 
     }
 }
 
-/* K types: per super-block, the int32 sum of group scale x group sum, then acc += that x d x d_x
- * and acc -= (sum of group min x the activations' group sum) x dmin x d_x. */
-void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
-                     int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
-    const int64_t nsb = w->cols / SLM_QK_K;
-    const size_t xs = (size_t)nsb * sizeof(slm_block_q8_k);
-    const uint8_t *xq = scratch;
-    const float *gsum = act_floats(scratch, n, xs);
-    const struct slm_mmq_k_aux *ax = aux;
-    uint64_t rs = 0;
-    slm_type_nbytes(w->type, (uint64_t)w->cols, &rs);
-    const uint8_t *wr = (const uint8_t *)w->data + (uint64_t)r0 * rs;
-    const __mmask16 rows_m = (__mmask16)((1u << valid) - 1);
-    int32_t sums[SLM__MMQ_KC_K * 8][256] __attribute__((aligned(64)));
-    for (int64_t s0 = 0; s0 < nsb; s0 += SLM__MMQ_KC_K) {
-        const int kc = (int)SLM_MIN(SLM__MMQ_KC_K, nsb - s0);
-        pack_fn(wr, (size_t)rs, valid, s0, kc, tiles, aux);
-        for (int64_t t0 = 0; t0 < n; t0 += 16) {
-            const uint8_t *a = xq + (size_t)t0 * xs + (size_t)s0 * sizeof(slm_block_q8_k) +
-                               offsetof(slm_block_q8_k, qs);
-            for (int s = 0; s < kc; s++)
-                tile_sums(a + (size_t)s * sizeof(slm_block_q8_k), xs, SLM_QK,
-                          (const uint8_t *)tiles + s * 8 * 512, 8, sums + s * 8);
-            const int tn = (int)SLM_MIN(16, n - t0);
-            float *yt = y + t0 * w->rows + r0;
-            __m512 acc[16];
-            for (int i = 0; i < 16; i++)
-                acc[i] = s0 > 0 && i < tn ? _mm512_maskz_loadu_ps(rows_m, yt + i * w->rows)
-                                          : _mm512_setzero_ps();
-            for (int s = 0; s < kc; s++) {
-                const struct slm_mmq_k_aux *x = &ax[s];
-                for (int i = 0; i < 16; i++) {
-                    const slm_block_q8_k *blk =
-                        (const slm_block_q8_k *)(xq + (size_t)(t0 + i) * xs) + s0 + s;
-                    const float *gs = gsum + ((t0 + i) * nsb + s0 + s) * 8;
-                    __m512i si = _mm512_setzero_si512();
-                    __m512 m = _mm512_setzero_ps();
-                    for (int g = 0; g < 8; g++) {
-                        si = _mm512_add_epi32(
-                            si, _mm512_mullo_epi32(_mm512_load_si512(x->sc[g]),
-                                                   _mm512_load_si512(sums[s * 8 + g] + i * 16)));
-                        m = _mm512_fmadd_ps(_mm512_load_ps(x->mn[g]), _mm512_set1_ps(gs[g]), m);
-                    }
-                    const __m512 dx = _mm512_set1_ps(blk->d);
-                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si),
-                                             _mm512_mul_ps(_mm512_load_ps(x->d), dx), acc[i]);
-                    acc[i] =
-                        _mm512_fnmadd_ps(m, _mm512_mul_ps(_mm512_load_ps(x->dmin), dx), acc[i]);
-                }
-            }
-            for (int i = 0; i < tn; i++) _mm512_mask_storeu_ps(yt + i * w->rows, rows_m, acc[i]);
-        }
-    }
-}
-
 /* Q6_K: group k of 32 (half h = k / 4, quarter c = k % 4) takes the low (c < 2) or high nibbles
  * of ql[64h + 32(c % 2) + l] and bits 2c, 2c + 1 of qh[32h + l], minus 32. Its two groups of 16
  * (scales 2k, 2k + 1) go to tiles 2k and 2k + 1, each with the other half's tile rows zero. */
@@ -354,39 +299,57 @@ void slm__mmq_pack_q6_k_amx(const uint8_t *w, size_t rs, int valid, int64_t s0, 
     }
 }
 
-void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
-                        int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
-    enum { KC = SLM__MMQ_KC_K / 2 }; /* 16 tiles a super-block */
+/* The tile products of one 16-token tile against kc super-blocks: Q4_K/Q5_K one activation
+ * group of 32 against its weight tile, Q6_K against its two half tiles (sums[s * gpb + g]). */
+static inline __attribute__((always_inline)) void tile_sums_k(bool six, const uint8_t *a, size_t xs,
+                                                              const uint8_t *pk, int kc,
+                                                              int32_t (*sums)[256]) {
+    if (!six) {
+        for (int s = 0; s < kc; s++)
+            tile_sums(a + (size_t)s * sizeof(slm_block_q8_k), xs, SLM_QK, pk + s * 8 * 512, 8,
+                      sums + s * 8);
+        return;
+    }
+    for (int g = 0; g < kc * 8; g++) {
+        _tile_loadd(0, a + (size_t)(g / 8) * sizeof(slm_block_q8_k) + (size_t)(g % 8) * SLM_QK,
+                    (long)xs);
+        _tile_loadd(2, pk + (size_t)(2 * g) * 512, 64);
+        _tile_loadd(3, pk + (size_t)(2 * g + 1) * 512, 64);
+        _tile_zero(4);
+        _tile_zero(5);
+        _tile_dpbssd(4, 0, 2);
+        _tile_dpbssd(5, 0, 3);
+        _tile_stored(4, sums[2 * g], 64);
+        _tile_stored(5, sums[2 * g + 1], 64);
+    }
+}
+
+/* K types: per super-block, the int32 sum of group scale x group sum, then acc += that x d x d_x
+ * and (Q4_K, Q5_K) acc -= (sum of group min x the activations' group sum) x dmin x d_x. */
+static inline __attribute__((always_inline)) void rows_k(bool six, const struct slm_weight *w,
+                                                         slm_mmq_pack_fn pack_fn, int64_t r0,
+                                                         int valid, int64_t n, const void *scratch,
+                                                         float *y, void *tiles, void *aux) {
+    /* groups a super-block (Q6_K: of 16) and super-blocks a packed chunk */
+    const int gpb = six ? 16 : 8, kcmax = six ? SLM__MMQ_KC_K / 2 : SLM__MMQ_KC_K;
     const int64_t nsb = w->cols / SLM_QK_K;
     const size_t xs = (size_t)nsb * sizeof(slm_block_q8_k);
     const uint8_t *xq = scratch;
+    const float *gsum = act_floats(scratch, n, xs);
     const struct slm_mmq_k_aux *ax = aux;
     uint64_t rs = 0;
     slm_type_nbytes(w->type, (uint64_t)w->cols, &rs);
     const uint8_t *wr = (const uint8_t *)w->data + (uint64_t)r0 * rs;
     const __mmask16 rows_m = (__mmask16)((1u << valid) - 1);
-    int32_t sums[KC * 16][256] __attribute__((aligned(64)));
-    for (int64_t s0 = 0; s0 < nsb; s0 += KC) {
-        const int kc = (int)SLM_MIN(KC, nsb - s0);
+    int32_t sums[SLM__MMQ_KC_K * 8][256] __attribute__((aligned(64)));
+    for (int64_t s0 = 0; s0 < nsb; s0 += kcmax) {
+        const int kc = (int)SLM_MIN(kcmax, nsb - s0);
         pack_fn(wr, (size_t)rs, valid, s0, kc, tiles, aux);
         for (int64_t t0 = 0; t0 < n; t0 += 16) {
-            const uint8_t *a = xq + (size_t)t0 * xs + (size_t)s0 * sizeof(slm_block_q8_k) +
-                               offsetof(slm_block_q8_k, qs);
-            const uint8_t *pk = tiles;
-            for (int g = 0; g < kc * 8; g++) {
-                /* one activation group against its two half tiles */
-                _tile_loadd(0,
-                            a + (size_t)(g / 8) * sizeof(slm_block_q8_k) + (size_t)(g % 8) * SLM_QK,
-                            (long)xs);
-                _tile_loadd(2, pk + (size_t)(2 * g) * 512, 64);
-                _tile_loadd(3, pk + (size_t)(2 * g + 1) * 512, 64);
-                _tile_zero(4);
-                _tile_zero(5);
-                _tile_dpbssd(4, 0, 2);
-                _tile_dpbssd(5, 0, 3);
-                _tile_stored(4, sums[2 * g], 64);
-                _tile_stored(5, sums[2 * g + 1], 64);
-            }
+            tile_sums_k(six,
+                        xq + (size_t)t0 * xs + (size_t)s0 * sizeof(slm_block_q8_k) +
+                            offsetof(slm_block_q8_k, qs),
+                        xs, tiles, kc, sums);
             const int tn = (int)SLM_MIN(16, n - t0);
             float *yt = y + t0 * w->rows + r0;
             __m512 acc[16];
@@ -399,16 +362,32 @@ void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int
                     const slm_block_q8_k *blk =
                         (const slm_block_q8_k *)(xq + (size_t)(t0 + i) * xs) + s0 + s;
                     __m512i si = _mm512_setzero_si512();
-                    for (int g = 0; g < 16; g++)
+                    for (int g = 0; g < gpb; g++)
                         si = _mm512_add_epi32(
                             si, _mm512_mullo_epi32(_mm512_load_si512(x->sc[g]),
-                                                   _mm512_load_si512(sums[s * 16 + g] + i * 16)));
-                    acc[i] = _mm512_fmadd_ps(
-                        _mm512_cvtepi32_ps(si),
-                        _mm512_mul_ps(_mm512_load_ps(x->d), _mm512_set1_ps(blk->d)), acc[i]);
+                                                   _mm512_load_si512(sums[s * gpb + g] + i * 16)));
+                    const __m512 dx = _mm512_set1_ps(blk->d);
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si),
+                                             _mm512_mul_ps(_mm512_load_ps(x->d), dx), acc[i]);
+                    if (six) continue;
+                    const float *gs = gsum + ((t0 + i) * nsb + s0 + s) * 8;
+                    __m512 m = _mm512_setzero_ps();
+                    for (int g = 0; g < 8; g++)
+                        m = _mm512_fmadd_ps(_mm512_load_ps(x->mn[g]), _mm512_set1_ps(gs[g]), m);
+                    acc[i] =
+                        _mm512_fnmadd_ps(m, _mm512_mul_ps(_mm512_load_ps(x->dmin), dx), acc[i]);
                 }
             }
             for (int i = 0; i < tn; i++) _mm512_mask_storeu_ps(yt + i * w->rows, rows_m, acc[i]);
         }
     }
+}
+
+void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
+                     int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
+    rows_k(false, w, pack_fn, r0, valid, n, scratch, y, tiles, aux);
+}
+void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
+                        int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
+    rows_k(true, w, pack_fn, r0, valid, n, scratch, y, tiles, aux);
 }

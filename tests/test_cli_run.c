@@ -3,6 +3,8 @@
  * the reference's, stop strings, seeded sampling, and a generated model when ../shared is absent. */
 #include "testutil.h"
 
+#include "slm.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,9 @@ static void generated_model_runs(void **state) {
         cJSON *v = cJSON_GetObjectItem(j, keys[i]);
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0)) fail_msg("bench %s missing or not > 0", keys[i]);
     }
+    const char *kernels = cJSON_GetStringValue(cJSON_GetObjectItem(j, "kernels"));
+    assert_non_null(kernels);
+    assert_string_equal(kernels, slm_cpu_kernels());
     cJSON_Delete(j);
     /* prompt + generation longer than the context (64) is a usage error of the input */
     assert_int_equal(tu_run(NULL, "'%s' bench '%s' --prompt-tokens 60 --gen-tokens 8 2>/dev/null",

@@ -69,6 +69,17 @@ static void dispatch_env(void **state) {
     slm__cpu_level_set(max);
     slm__type_kernels(SLM_TYPE_Q8_K, SLM_CPU_LEVEL_COUNT, &k);
     assert_ptr_equal(k.act_from_float, slm__act_from_float_at(SLM_TYPE_Q8_K, max));
+    /* the kernels reported follow the level and the tiles in use */
+    printf("kernels: %s\n", slm_cpu_kernels());
+    assert_non_null(strstr(slm_cpu_kernels(), slm__cpu_level_name(max)));
+    assert_int_equal(strstr(slm_cpu_kernels(), "amx-int8") != NULL, slm__cpu_has_amx_int8());
+    assert_int_equal(strstr(slm_cpu_kernels(), "amx-bf16") != NULL, slm__cpu_has_amx_bf16());
+    slm__cpu_amx_allow(false);
+    assert_string_equal(slm_cpu_kernels(), slm__cpu_level_name(max));
+    slm__cpu_amx_allow(true);
+    slm__cpu_level_set(SLM_CPU_SCALAR);
+    assert_string_equal(slm_cpu_kernels(), "scalar");
+    slm__cpu_level_set(max);
 }
 
 /* w: n quantized weights of type t from random data; xq: activations in the partner format; mag:

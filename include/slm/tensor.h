@@ -50,6 +50,10 @@ typedef enum slm_type {
 bool slm_type_is_valid(int type);
 /* "f32", "q4_k", ...; "?" for an invalid id. Static storage. */
 const char *slm_type_name(slm_type type);
+/* The compute kernels this process dispatches to, space-separated: the vector level ("scalar",
+ * "avx2" or "avx512"; SLM_CPU_LEVEL lowers it) and the matrix tiles the CPU and the OS grant
+ * ("amx-int8": quantized batches, "amx-bf16": embeddings). Static string, for reports. */
+const char *slm_cpu_kernels(void);
 /* Parses a name as printed by slm_type_name (case-insensitive). */
 slm_status slm_type_from_name(const char *name, slm_type *out);
 /* Elements per block (1 for plain types, 32 or 256 for quantized ones). 0 if invalid. */

@@ -148,9 +148,10 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(d, "roofline_fraction", roof > 0 ? best_tg / roof : 0);
         cJSON_AddNumberToObject(d, "rss_bytes", (double)rss);
         cJSON_AddNumberToObject(d, "session_bytes", (double)slm_session_bytes(s));
+        cJSON_AddStringToObject(d, "kernels", slm_cpu_kernels());
         cli_print_json(d);
     } else {
-        printf("%s, %ld threads\n", pos[0], threads);
+        printf("%s, %ld threads, kernels %s\n", pos[0], threads, slm_cpu_kernels());
         printf("  prompt %ld tokens   %8.1f tok/s\n", pp, best_pp);
         printf("  generation %ld      %8.1f tok/s  (%.0f%% of the %.1f tok/s roofline: %.1f MB per "
                "token at %.1f GB/s)\n", tg, best_tg, roof > 0 ? 100 * best_tg / roof : 0, roof,

@@ -104,6 +104,15 @@ void slm__cpu_amx_allow(bool allow) {
     atomic_store_explicit(&amx_allowed, allow, memory_order_relaxed);
 }
 
+const char *slm_cpu_kernels(void) {
+    static const char *const tiles[4] = {"avx512", "avx512 amx-int8", "avx512 amx-bf16",
+                                         "avx512 amx-int8 amx-bf16"};
+    const slm_cpu_level l = slm__cpu_level();
+    /* the tiles come only with the AVX-512 level */
+    if (l < SLM_CPU_AVX512) return level_names[l];
+    return tiles[slm__cpu_has_amx_int8() + 2 * slm__cpu_has_amx_bf16()];
+}
+
 slm_cpu_level slm__cpu_level(void) {
     int l = atomic_load_explicit(&active_level, memory_order_relaxed);
     if (l >= 0) return (slm_cpu_level)l;

@@ -154,61 +154,65 @@ static void k_scales(const struct slm_weight *w, int64_t r, int64_t sb, float *d
     }
 }
 
+/* Tokens the reference takes per pass over a weight row (each block decoded once per pass). */
+#define REF_TOKENS 64
+
 void slm__matmul_mmq_ref(const struct slm_weight *w, int64_t n, float *y, const void *scratch,
                          int64_t r0, int64_t r1) {
     const slm_type partner = slm__matmul_partner(w->type);
-    const int64_t ng = w->cols / SLM_QK;
+    const int64_t ng = w->cols / SLM_QK, nsb = ng / 8;
     const float *f = (const float *)((const uint8_t *)scratch + act_bytes(partner, w->cols, n));
-    int8_t q[SLM_QK];
+    uint64_t rs = 0;
+    SLM_ASSERT(slm_type_nbytes(w->type, (uint64_t)w->cols, &rs));
+    int8_t q[SLM_QK_K];
     for (int64_t r = r0; r < r1; r++) {
-        for (int64_t j = 0; j < n; j++) {
-            float acc = 0;
+        for (int64_t j0 = 0; j0 < n; j0 += REF_TOKENS) {
+            const int64_t jn = SLM_MIN(REF_TOKENS, n - j0);
+            float acc[REF_TOKENS] = {0};
             if (partner == SLM_TYPE_Q8_0) {
-                const slm_block_q8_0 *xq = (const slm_block_q8_0 *)scratch + j * ng;
                 for (int64_t g = 0; g < ng; g++) {
                     const float d = weight_group(w, r, g, q);
-                    int32_t s = 0;
-                    for (int i = 0; i < SLM_QK; i++) s += q[i] * xq[g].qs[i];
-                    acc = fmaf((float)s, d * f[j * ng + g], acc);
-                }
-            } else if (w->type == SLM_TYPE_Q6_K) {
-                const slm_block_q8_k *xq = (const slm_block_q8_k *)scratch + j * (ng / 8);
-                uint64_t rs = 0;
-                SLM_ASSERT(slm_type_nbytes(w->type, (uint64_t)w->cols, &rs));
-                for (int64_t sb = 0; sb < ng / 8; sb++) {
-                    const slm_block_q6_k *b =
-                        (const slm_block_q6_k *)((const uint8_t *)w->data + (uint64_t)r * rs) + sb;
-                    int32_t s = 0;
-                    for (int k = 0; k < 8; k++) {
-                        weight_group(w, r, sb * 8 + k, q);
-                        for (int half = 0; half < 2; half++) {
-                            int32_t gs = 0;
-                            for (int i = 16 * half; i < 16 * half + 16; i++)
-                                gs += q[i] * xq[sb].qs[k * SLM_QK + i];
-                            s += b->scales[2 * k + half] * gs;
-                        }
+                    for (int64_t j = j0; j < j0 + jn; j++) {
+                        const slm_block_q8_0 *xq = (const slm_block_q8_0 *)scratch + j * ng + g;
+                        int32_t s = 0;
+                        for (int i = 0; i < SLM_QK; i++) s += q[i] * xq->qs[i];
+                        acc[j - j0] = fmaf((float)s, d * f[j * ng + g], acc[j - j0]);
                     }
-                    acc = fmaf((float)s, slm__f16_to_f32(b->d) * xq[sb].d, acc);
                 }
             } else {
-                const slm_block_q8_k *xq = (const slm_block_q8_k *)scratch + j * (ng / 8);
-                for (int64_t sb = 0; sb < ng / 8; sb++) {
-                    float d, dmin, m = 0;
-                    int sc[8], mn[8];
-                    int32_t s = 0;
-                    k_scales(w, r, sb, &d, &dmin, sc, mn);
-                    for (int k = 0; k < 8; k++) {
-                        weight_group(w, r, sb * 8 + k, q);
-                        int32_t gs = 0;
-                        for (int i = 0; i < SLM_QK; i++) gs += q[i] * xq[sb].qs[k * SLM_QK + i];
-                        s += sc[k] * gs;
-                        m = fmaf((float)mn[k], f[(j * ng + sb * 8) + k], m);
+                for (int64_t sb = 0; sb < nsb; sb++) {
+                    for (int k = 0; k < 8; k++) weight_group(w, r, sb * 8 + k, q + k * SLM_QK);
+                    /* Q6_K: 16 group scales, no mins; Q4_K/Q5_K: 8 scales and mins */
+                    float d, dmin = 0;
+                    int sc[16], mn[8] = {0};
+                    const bool six = w->type == SLM_TYPE_Q6_K;
+                    if (six) {
+                        const slm_block_q6_k *b =
+                            (const slm_block_q6_k *)((const uint8_t *)w->data + (uint64_t)r * rs) +
+                            sb;
+                        d = slm__f16_to_f32(b->d);
+                        for (int g = 0; g < 16; g++) sc[g] = b->scales[g];
+                    } else {
+                        k_scales(w, r, sb, &d, &dmin, sc, mn);
                     }
-                    acc = fmaf((float)s, d * xq[sb].d, acc);
-                    acc = fmaf(-m, dmin * xq[sb].d, acc);
+                    for (int64_t j = j0; j < j0 + jn; j++) {
+                        const slm_block_q8_k *xq = (const slm_block_q8_k *)scratch + j * nsb + sb;
+                        const int gl = six ? 16 : SLM_QK; /* elements a scale covers */
+                        int32_t s = 0;
+                        float m = 0;
+                        for (int g = 0; g < SLM_QK_K / gl; g++) {
+                            int32_t gs = 0;
+                            for (int i = g * gl; i < (g + 1) * gl; i++) gs += q[i] * xq->qs[i];
+                            s += sc[g] * gs;
+                        }
+                        for (int k = 0; k < 8 && !six; k++)
+                            m = fmaf((float)mn[k], f[j * ng + sb * 8 + k], m);
+                        acc[j - j0] = fmaf((float)s, d * xq->d, acc[j - j0]);
+                        if (!six) acc[j - j0] = fmaf(-m, dmin * xq->d, acc[j - j0]);
+                    }
                 }
             }
-            y[j * w->rows + r] = acc;
+            for (int64_t j = j0; j < j0 + jn; j++) y[j * w->rows + r] = acc[j - j0];
         }
     }
 }

@@ -267,8 +267,9 @@ struct slm_weight {
 };
 
 /* Bytes of scratch slm__matmul needs for n activation rows against weights of type t with `cols`
- * columns (the activations quantized to t's partner format). 0 if none is needed (F32 weights
- * read x directly), t has no compute support or cols misfits the block size. */
+ * columns (the activations quantized to t's partner format, laid out for the AMX-INT8 tiles on
+ * CPUs that have them: slm__mmq_scratch_size). 0 if none is needed (F32 weights read x
+ * directly), t has no compute support or cols misfits the block size. */
 size_t slm__matmul_scratch_size(slm_type t, int64_t cols, int64_t n);
 /* y[j][r] = dot(row r of w, x[j]) for j < n, r < w->rows: x is [n][cols] floats, y is [n][rows].
  * x is quantized once into scratch (>= slm__matmul_scratch_size bytes, caller-owned, not shared

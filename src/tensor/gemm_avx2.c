@@ -117,8 +117,26 @@ static inline __attribute__((always_inline)) void tile(int R, int C, slm_type t,
     }
 }
 
-/* y[c * ys + r] = dot(w row r, x row c) for r < nr, c < nc: full R x C tiles, then the edges in
- * tiles one row or one column wide. */
+/* The same for R rows and cw < C <= 8 columns, in tiles of 4, 2 and 1 columns: a short batch
+ * (a query of a dozen tokens) would otherwise widen each weight vector once per column. */
+static inline __attribute__((always_inline)) void edge(int R, int C, slm_type t, int64_t k,
+                                                       const uint8_t *w, int64_t ws, const float *x,
+                                                       int64_t xs, int64_t cw, float *y,
+                                                       int64_t ys) {
+    int64_t c = 0;
+    if (C > 4 && cw - c >= 4) {
+        tile(R, 4, t, k, w, ws, x + c * xs, xs, y + c * ys, ys);
+        c += 4;
+    }
+    if (C > 2 && cw - c >= 2) {
+        tile(R, 2, t, k, w, ws, x + c * xs, xs, y + c * ys, ys);
+        c += 2;
+    }
+    if (cw - c >= 1) tile(R, 1, t, k, w, ws, x + c * xs, xs, y + c * ys, ys);
+}
+
+/* y[c * ys + r] = dot(w row r, x row c) for r < nr, c < nc: full R x C tiles, then the edges
+ * (rows left over one at a time). */
 static inline __attribute__((always_inline)) void block(int R, int C, slm_type t, int64_t k,
                                                         const uint8_t *wd, int64_t ws, int64_t nr,
                                                         const float *x, int64_t xs, int64_t nc,
@@ -127,21 +145,18 @@ static inline __attribute__((always_inline)) void block(int R, int C, slm_type t
         const float *xc = x + c * xs;
         float *yc = y + c * ys;
         const int64_t cw = SLM_MIN(C, nc - c);
-        for (int64_t r = 0; r < nr; r += R) {
-            const int64_t rh = SLM_MIN(R, nr - r);
-            if (cw == C && rh == R) {
+        int64_t r = 0;
+        for (; r + R <= nr; r += R) {
+            if (cw == C)
                 tile(R, C, t, k, wd + r * ws, ws, xc, xs, yc + r, ys);
-            } else if (rh == R) {
-                for (int64_t cc = 0; cc < cw; cc++)
-                    tile(R, 1, t, k, wd + r * ws, ws, xc + cc * xs, xs, yc + cc * ys + r, ys);
-            } else if (cw == C) {
-                for (int64_t rr = r; rr < nr; rr++)
-                    tile(1, C, t, k, wd + rr * ws, ws, xc, xs, yc + rr, ys);
-            } else {
-                for (int64_t rr = r; rr < nr; rr++)
-                    for (int64_t cc = 0; cc < cw; cc++)
-                        tile(1, 1, t, k, wd + rr * ws, ws, xc + cc * xs, xs, yc + cc * ys + rr, ys);
-            }
+            else
+                edge(R, C, t, k, wd + r * ws, ws, xc, xs, cw, yc + r, ys);
+        }
+        for (; r < nr; r++) {
+            if (cw == C)
+                tile(1, C, t, k, wd + r * ws, ws, xc, xs, yc + r, ys);
+            else
+                edge(1, C, t, k, wd + r * ws, ws, xc, xs, cw, yc + r, ys);
         }
     }
 }

@@ -187,8 +187,8 @@ static void golden_q8_0_tanh(void **state) {
     check_golden(MODEL_Q8, GOLDEN_Q8, SLM_GELU_TANH, 0.999);
 }
 
-/* Below AVX-512 the encoder takes the other paths (slm__matmul with F16-rounded activations,
- * key-by-key attention): same criteria. */
+/* Below AVX-512 the encoder takes the other paths (the AVX2 float tiles, key-by-key attention):
+ * same criteria. */
 static void golden_f16_avx2_level(void **state) {
     (void)state;
     slm_cpu_level was = slm__cpu_level();

@@ -1,8 +1,10 @@
-/* The float-activation matrix multiply (slm__matmul_f32x) against its scalar reference: F32,
- * F16, BF16 and Q8_0 weights, shapes that exercise full 4 x 4 tiles and every edge (rows and activation rows not
- * multiples of 4, row lengths not multiples of 16), one thread and a pool. Error budget: the
- * reference sums in double, the tiles in float with a different order: |err| <= 1e-5 x the sum
- * of |w x| terms. Skipped visibly on CPUs without AVX-512, where the encoder uses slm__matmul.
+/* The float-activation matrix multiply (slm__matmul_f32x) against its scalar reference, on each
+ * level of tiles the CPU has (AVX2, AVX-512): F32, F16, BF16 and Q8_0 weights, shapes that
+ * exercise full tiles and every edge (rows and activation rows not multiples of the tile's, row
+ * lengths not multiples of 8 or 16), one thread and a pool. Error budget: the reference sums in
+ * double, the tiles in float with a different order: |err| <= 1e-5 x the sum of |w x| terms. An
+ * activation row alone and a weight row alone give the same bits as in the batch. Skipped visibly
+ * on CPUs without AVX2, where the encoder uses slm__matmul.
  * Attention's broadcasting product (slm__gemm_nn) within the same budget, on strided operands
  * with every edge of its 4 x 64 and 8 x 32 blocks.
  * The packed BF16 product on AMX tiles (slm__matmul_amx) likewise, for weights of several types
@@ -36,6 +38,8 @@ static void check(slm_pool *pool, int nth, slm_type type, int64_t rows, int64_t 
     void *wq = malloc(wbytes);
     float *x = malloc((size_t)(n * cols) * sizeof *x), *y = malloc((size_t)(n * rows) * sizeof *y);
     float *ref = malloc((size_t)(n * rows) * sizeof *ref);
+    float *one = malloc((size_t)rows * sizeof *one);
+    float *ref_y = malloc((size_t)(n * rows) * sizeof *ref_y);
     for (int64_t i = 0; i < rows * cols; i++) wf[i] = frand();
     TU_ASSERT_OK(slm_type_quantize(type, wf, wq, rows * cols));
     TU_ASSERT_OK(slm_type_dequantize(type, wq, wf, rows * cols));
@@ -43,6 +47,17 @@ static void check(slm_pool *pool, int nth, slm_type type, int64_t rows, int64_t 
     struct slm_weight w = {type, rows, cols, wq};
     slm__gemm_f32x_ref(&w, x, n, ref, 0, rows);
     slm__matmul_f32x(pool, nth, &w, x, n, y);
+    /* the last activation row alone, and the last weight row alone for the whole batch */
+    slm__matmul_f32x(NULL, 1, &w, x + (n - 1) * cols, 1, one);
+    if (memcmp(one, y + (n - 1) * rows, (size_t)rows * sizeof *y))
+        fail_msg("%s %lldx%lld n %lld: the last activation row alone differs", slm_type_name(type),
+                 (long long)rows, (long long)cols, (long long)n);
+    memcpy(ref_y, y, (size_t)(n * rows) * sizeof *y);
+    (slm__cpu_level() >= SLM_CPU_AVX512 ? slm__gemm_f32x_avx512
+                                        : slm__gemm_f32x_avx2)(&w, x, n, ref_y, rows - 1, rows);
+    if (memcmp(ref_y, y, (size_t)(n * rows) * sizeof *y))
+        fail_msg("%s %lldx%lld n %lld: the last weight row alone differs", slm_type_name(type),
+                 (long long)rows, (long long)cols, (long long)n);
     for (int64_t j = 0; j < n; j++) {
         for (int64_t r = 0; r < rows; r++) {
             double mag = 0, want = 0;
@@ -66,27 +81,39 @@ static void check(slm_pool *pool, int nth, slm_type type, int64_t rows, int64_t 
     free(x);
     free(y);
     free(ref);
+    free(one);
+    free(ref_y);
 }
 
 static void tiles_match_reference(void **state) {
     (void)state;
-    if (!slm__matmul_f32x_supported(SLM_TYPE_F16)) {
-        printf("skipped: no AVX-512 on this CPU (level %s)\n", slm__cpu_level_name(slm__cpu_level()));
+    const slm_cpu_level was = slm__cpu_level();
+    if (was < SLM_CPU_AVX2) {
+        printf("skipped: no AVX2 on this CPU (level %s)\n", slm__cpu_level_name(was));
         skip();
     }
-    assert_false(slm__matmul_f32x_supported(SLM_TYPE_Q4_0));
+    assert_int_equal(slm__cpu_level_set(SLM_CPU_SCALAR), SLM_CPU_SCALAR);
+    assert_false(slm__matmul_f32x_supported(SLM_TYPE_F32));
     slm_pool *pool = NULL;
     TU_ASSERT_OK(slm_pool_create(3, &pool));
     const slm_type types[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q8_0};
-    const int64_t shapes[][3] = {{4, 16, 4}, {8, 32, 1},      {5, 17, 3}, {67, 40, 37},
-                                 {130, 384, 70}, {384, 1536, 13}, {3, 7, 2},  {5, 64, 6}};
-    for (size_t t = 0; t < SLM_ARRAY_LEN(types); t++) {
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            if (shapes[s][1] % slm_type_block_size(types[t])) continue;
-            check(NULL, 1, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
-            check(pool, 3, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
+    const int64_t shapes[][3] = {{4, 16, 4},     {8, 32, 1},      {5, 17, 3}, {67, 40, 37},
+                                 {130, 384, 70}, {384, 1536, 13}, {3, 7, 2},  {5, 64, 6},
+                                 {12, 96, 32},   {7, 23, 15}};
+    for (slm_cpu_level l = SLM_CPU_AVX2; l <= was; l++) {
+        assert_int_equal(slm__cpu_level_set(l), l);
+        printf("level %s\n", slm__cpu_level_name(l));
+        assert_false(slm__matmul_f32x_supported(SLM_TYPE_Q4_0));
+        for (size_t t = 0; t < SLM_ARRAY_LEN(types); t++) {
+            assert_true(slm__matmul_f32x_supported(types[t]));
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                if (shapes[s][1] % slm_type_block_size(types[t])) continue;
+                check(NULL, 1, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
+                check(pool, 3, types[t], shapes[s][0], shapes[s][1], shapes[s][2]);
+            }
         }
     }
+    slm__cpu_level_set(was);
     slm_pool_free(pool);
 }
 
@@ -114,7 +141,7 @@ static void check_nn(int64_t m, int64_t n, int64_t k) {
 
 static void nn_matches_reference(void **state) {
     (void)state;
-    if (!slm__matmul_f32x_supported(SLM_TYPE_F32)) {
+    if (slm__cpu_level() < SLM_CPU_AVX512) {
         printf("skipped: no AVX-512 on this CPU (level %s)\n", slm__cpu_level_name(slm__cpu_level()));
         skip();
     }

@@ -332,7 +332,8 @@ void slm__encoder_forward(const slm_model *m, struct slm__enc *e, slm_pool *pool
 
     const struct slm__bound *G = m->global;
     const bool types = G[SLM_ROLE_TOKEN_TYPES].w.data != NULL;
-    const bool tiled = slm__matmul_f32x_supported(SLM_TYPE_F32);
+    /* the tiled attention (its products and softmax) is AVX-512 code */
+    const bool tiled = slm__cpu_level() >= SLM_CPU_AVX512;
     for (int64_t s = 0; s < n_seq; s++) {
         SLM_ASSERT(offsets[s + 1] > offsets[s] && offsets[s + 1] - offsets[s] <= e->max_seq &&
                    offsets[s + 1] - offsets[s] <= h->n_ctx_train);

@@ -1,10 +1,10 @@
 /* Matrix multiply with float activations for F32, F16, BF16 and Q8_0 weights (the encoder's
  * linear layers where there are no AMX tiles): unlike slm__matmul the activations are not
  * rounded to the weight type's partner format, and the product is computed in register tiles of
- * 4 weight rows x 4 activation rows, which a batch of hundreds of tokens needs to approach the
- * FMA peak. Threads claim chunks of weight rows and compute them for every activation row. The
- * scalar reference sums in double. Also the attention product's reference, and the packed BF16
- * product on AMX tiles (its packing, threading and reference). */
+ * a few weight rows x a few activation rows (AVX-512 or AVX2, by level), which a batch of hundreds
+ * of tokens needs to approach the FMA peak. Threads claim chunks of weight rows and compute them
+ * for every activation row. The scalar reference sums in double. Also the attention product's
+ * reference, and the packed BF16 product on AMX tiles (its packing, threading and reference). */
 #include "tensor/internal.h"
 
 /* Work is split into tasks of ROW_CHUNK weight rows x COL_TILE activation rows, claimed in order
@@ -52,10 +52,12 @@ void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float 
 
 bool slm__matmul_f32x_supported(slm_type t) {
     return (t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_BF16 || t == SLM_TYPE_Q8_0) &&
-           slm__cpu_level() >= SLM_CPU_AVX512;
+           slm__cpu_level() >= SLM_CPU_AVX2;
 }
 
 struct gemm_ctx {
+    void (*tiles)(const struct slm_weight *w, const float *x, int64_t n, float *y, int64_t r0,
+                  int64_t r1);
     const struct slm_weight *w;
     const float *x;
     float *y;
@@ -71,8 +73,8 @@ static void gemm_work(void *p, int ith, int nth) {
     while (slm__chunker_next(&c->tasks, &t0, &t1)) {
         for (int64_t t = t0; t < t1; t++) {
             int64_t j = t / c->n_row_chunks * COL_TILE, r = t % c->n_row_chunks * ROW_CHUNK;
-            slm__gemm_f32x_avx512(c->w, c->x + j * k, SLM_MIN(COL_TILE, c->n - j), c->y + j * rows,
-                                  r, SLM_MIN(r + ROW_CHUNK, rows));
+            c->tiles(c->w, c->x + j * k, SLM_MIN(COL_TILE, c->n - j), c->y + j * rows, r,
+                     SLM_MIN(r + ROW_CHUNK, rows));
         }
     }
 }
@@ -83,6 +85,7 @@ void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const
     if (!pool) nth = 1;
     struct gemm_ctx c = {.w = w, .x = x, .y = y, .n = n,
                          .n_row_chunks = (w->rows + ROW_CHUNK - 1) / ROW_CHUNK};
+    c.tiles = slm__cpu_level() >= SLM_CPU_AVX512 ? slm__gemm_f32x_avx512 : slm__gemm_f32x_avx2;
     slm__chunker_init(&c.tasks, 0, (n + COL_TILE - 1) / COL_TILE * c.n_row_chunks, 1);
     slm_pool_run(pool, gemm_work, &c, nth);
 }

@@ -292,24 +292,27 @@ slm_type slm__matmul_partner(slm_type type);
 
 /* Float-activation matrix multiply for F32, F16, BF16 and Q8_0 weights (gemm.c): y[j][r] =
  * dot(row r of w, x[j]) with x kept in float (not rounded to the partner format: Q8 activations
- * cost MiniLM a cosine of 1e-3), computed in 4 x 4 register tiles; for batches of many rows (the
- * encoder). Only where slm__matmul_f32x_supported(type): those types on the AVX-512 level. Does
- * not allocate. */
+ * cost MiniLM a cosine of 1e-3), computed in register tiles; for batches of many rows (the
+ * encoder). Only where slm__matmul_f32x_supported(type): those types on the AVX2 level and up.
+ * Does not allocate. */
 bool slm__matmul_f32x_supported(slm_type t);
-/* slm__matmul sends F32 batches of at least this many columns to it where supported (4 x 4
+/* slm__matmul sends F32 batches of at least this many columns to it where supported (a tile of
  * outputs per weight and activation load instead of one dot product at a time). */
 #define SLM__MATMUL_F32_TILE_MIN 8
 void slm__matmul_f32x(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
                       int64_t n, float *y);
-/* Rows r0..r1 of it on one thread: the scalar reference (double sums) and the AVX-512 tiles. */
+/* Rows r0..r1 of it on one thread: the scalar reference (double sums), the AVX2 and the AVX-512
+ * tiles. */
 void slm__gemm_f32x_ref(const struct slm_weight *w, const float *x, int64_t n, float *y,
                         int64_t r0, int64_t r1);
+void slm__gemm_f32x_avx2(const struct slm_weight *w, const float *x, int64_t n, float *y,
+                         int64_t r0, int64_t r1);
 void slm__gemm_f32x_avx512(const struct slm_weight *w, const float *x, int64_t n, float *y,
                            int64_t r0, int64_t r1);
 /* y[i][j] = alpha * sum_c a[i][c] b[c][j] for i < m, j < n over k terms, on one thread; rows of
  * a, b and y are as, bs and ys floats apart (attention: scores = Q K^T with K transposed, then
  * P V). The AVX-512 form broadcasts elements of a against vectors of b (no horizontal sums), only
- * where slm__matmul_f32x_supported(SLM_TYPE_F32); the reference sums in double. */
+ * on the AVX-512 level; the reference sums in double. */
 void slm__gemm_nn_ref(int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t as,
                       const float *b, int64_t bs, float *y, int64_t ys);
 void slm__gemm_nn_avx512(int64_t m, int64_t n, int64_t k, float alpha, const float *a,

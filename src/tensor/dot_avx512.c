@@ -343,11 +343,6 @@ static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
     _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)row[r][i].qs)),   \
                      _mm512_set1_epi8((char)0x80))
 #define Q8_OFF _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), y)
-void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
-}
 void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {
     float *out[2] = {out0, out1};
@@ -359,15 +354,94 @@ void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void
     nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs))
 #define Q4_ONE(r, i)  _mm512_zextsi256_si512(nibbles32(row[r][i].qs))
 #define OFF_BY(v)     _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(v), y)
-void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
-}
 void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {
     float *out[2] = {out0, out1};
     DOT4_LOOP(2, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
+}
+
+/* ---- four weight rows against one activation vector (matrix x vector) ----
+ * Two rows share each register: lanes 0-7 hold one row's 8 reference lanes, lanes 8-15 the next
+ * row's, so one 512-bit FMA per block advances two rows' chains exactly as two 8-lane FMAs would,
+ * and no lanes need moving between blocks. The activation block is loaded once into both halves
+ * and its offset correction computed once for the four rows. Scale products come 8 blocks at a
+ * time from gathers; each block's pair of scales is spread to its halves by a permute. */
+
+#define VEC_RUN 8 /* blocks per gather of scales */
+
+/* The f16 scales of m <= 8 blocks `bs` bytes apart as floats: lanes 0-7 from p, 8-15 from p +
+ * second (0 past m). */
+static inline __m512 run_scales(const void *p, size_t bs, size_t second, int m) {
+    const __m512i idx = _mm512_add_epi32(
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7),
+                           _mm512_set1_epi32((int)bs)),
+        _mm512_mask_set1_epi32(_mm512_setzero_si512(), 0xff00, (int)second));
+    __mmask16 k = (__mmask16)(((1u << m) - 1) * 0x0101u);
+    __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, idx, p, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* WQ(a, b) gives the unsigned weights of one block of two rows (a's in bytes 0-31, b's in 32-63)
+ * and OFF the offset correction of the activation y that the signed weights need. */
+#define DOT4_VEC_LOOP(WT, WQ, OFF)                                                                 \
+    static const int32_t pick[VEC_RUN][16] = {                                                     \
+        {0, 0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 8, 8, 8, 8, 8},                                          \
+        {1, 1, 1, 1, 1, 1, 1, 1, 9, 9, 9, 9, 9, 9, 9, 9},                                          \
+        {2, 2, 2, 2, 2, 2, 2, 2, 10, 10, 10, 10, 10, 10, 10, 10},                                  \
+        {3, 3, 3, 3, 3, 3, 3, 3, 11, 11, 11, 11, 11, 11, 11, 11},                                  \
+        {4, 4, 4, 4, 4, 4, 4, 4, 12, 12, 12, 12, 12, 12, 12, 12},                                  \
+        {5, 5, 5, 5, 5, 5, 5, 5, 13, 13, 13, 13, 13, 13, 13, 13},                                  \
+        {6, 6, 6, 6, 6, 6, 6, 6, 14, 14, 14, 14, 14, 14, 14, 14},                                  \
+        {7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15},                                  \
+    };                                                                                             \
+    const slm_block_q8_0 *col = x;                                                                 \
+    const WT *row[4];                                                                              \
+    for (int r = 0; r < 4; r++) row[r] = (const WT *)((const uint8_t *)w + r * stride);            \
+    const int64_t nb = n / SLM_QK;                                                                 \
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};                                    \
+    for (int64_t i0 = 0; i0 < nb; i0 += VEC_RUN) {                                                 \
+        const int m = (int)SLM_MIN(VEC_RUN, nb - i0);                                              \
+        const __m512 dx = run_scales(&col[i0].d, sizeof(slm_block_q8_0), 0, m);                    \
+        __m512 sc[2];                                                                              \
+        for (int p = 0; p < 2; p++)                                                                \
+            sc[p] = _mm512_mul_ps(run_scales(&row[2 * p][i0].d, sizeof(WT), stride, m), dx);       \
+        for (int k = 0; k < m; k++) {                                                              \
+            const int64_t i = i0 + k;                                                              \
+            const __m512i y =                                                                      \
+                _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)col[i].qs));            \
+            const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                     \
+            const __m512i sel = _mm512_loadu_si512(pick[k]);                                       \
+            for (int p = 0; p < 2; p++) {                                                          \
+                __m512i q = WQ(&row[2 * p][i], &row[2 * p + 1][i]);                                \
+                acc[p] =                                                                           \
+                    _mm512_fmadd_ps(_mm512_permutexvar_ps(sel, sc[p]),                             \
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, q, y)), acc[p]);   \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    for (int p = 0; p < 2; p++) {                                                                  \
+        out[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));                                        \
+        out[2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p], 1));                                 \
+    }
+
+/* Q8_0: weights made unsigned by flipping the sign bit (w + 128). */
+static inline __m512i q8_two_rows(const slm_block_q8_0 *a, const slm_block_q8_0 *b) {
+    return _mm512_xor_si512(join(_mm256_loadu_si256((const __m256i *)a->qs),
+                                 _mm256_loadu_si256((const __m256i *)b->qs)),
+                            _mm512_set1_epi8((char)0x80));
+}
+/* Q4_0: each row's 16 bytes in two 128-bit lanes, the second shifted down a nibble. */
+static inline __m512i q4_two_rows(const slm_block_q4_0 *a, const slm_block_q4_0 *b) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->qs));
+    v = _mm512_mask_broadcast_i32x4(v, 0xff00, _mm_loadu_si128((const __m128i *)b->qs));
+    v = _mm512_mask_srli_epi16(v, 0xff00ff00u, v, 4);
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+}
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q8_0, q8_two_rows, OFF_BY((char)0x80));
+}
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q4_0, q4_two_rows, OFF_BY(8));
 }
 
 /* Q5_0: nibbles with their fifth bits (0..31), the -16 offset (16 * lane sums of y) subtracted.

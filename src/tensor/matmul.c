@@ -1,6 +1,7 @@
 /* Threaded matrix x vector / matrix x matrix over the pool: activations quantized once to the
  * weight type's partner format, then threads claim chunks of weight rows by an atomic counter and
- * compute each chunk for all activation columns while its rows are in cache. */
+ * compute each chunk for all activation columns while its rows are in cache. Matrix x vector runs
+ * several weights over the same activations (Q, K, V; gate, up) in one pool run. */
 #include "tensor/internal.h"
 
 /* Activation columns per tile in the batched case: a tile of quantized activations stays in L2
@@ -71,21 +72,6 @@ static void dot_work(void *p, int ith, int nth) {
     const uint8_t *wd = c->w->data;
     int64_t r0, r1;
     while (slm__chunker_next(&c->chunks, &r0, &r1)) {
-        if (c->n == 1) {
-            /* Matrix x vector streams the weights once: keep loads in flight ahead of the
-             * kernel (a fixed distance, as rows can be short), within this chunk. */
-            const uint8_t *end = wd + (size_t)r1 * c->w_bytes;
-            for (int64_t r = r0; r < r1;) {
-                int64_t k = step_rows(c, r, r1);
-                const uint8_t *wr = wd + (size_t)r * c->w_bytes;
-                for (const uint8_t *q = wr + PREFETCH_BYTES;
-                     q < wr + PREFETCH_BYTES + (size_t)k * c->w_bytes && q < end; q += 64)
-                    __builtin_prefetch(q, 0, PREFETCH_LOCALITY);
-                dot_rows(c, r, k, 0);
-                r += k;
-            }
-            continue;
-        }
         for (int64_t j0 = 0; j0 < c->n; j0 += COL_TILE) {
             int64_t j1 = SLM_MIN(c->n, j0 + COL_TILE);
             for (int64_t r = r0; r < r1;) {
@@ -101,6 +87,86 @@ static void dot_work(void *p, int ith, int nth) {
             }
         }
     }
+}
+
+/* ---- matrix x vector ---- */
+
+/* One weight of a matrix x vector run; its chunks are chunk indices first.. of the run. */
+struct vec_part {
+    const uint8_t *w;
+    slm_vec_dot_fn dot;
+    slm_vec_dot4_fn dot4;
+    size_t w_bytes;
+    int64_t cols, rows, chunk, first;
+    float *y;
+};
+
+struct vec_ctx {
+    struct vec_part part[SLM__MATVEC_GROUP_MAX];
+    int count;
+    const uint8_t *xq;
+    slm_chunker chunks; /* over chunk indices, one at a time */
+};
+
+static void vec_work(void *p, int ith, int nth) {
+    (void)ith, (void)nth;
+    struct vec_ctx *c = p;
+    int64_t k0, k1;
+    while (slm__chunker_next(&c->chunks, &k0, &k1)) {
+        int i = c->count - 1;
+        while (k0 < c->part[i].first) i--;
+        const struct vec_part *v = &c->part[i];
+        int64_t r0 = (k0 - v->first) * v->chunk, r1 = SLM_MIN(v->rows, r0 + v->chunk);
+        /* The weights are streamed once: keep loads in flight ahead of the kernel (a fixed
+         * distance, as rows can be short), within this chunk. */
+        const uint8_t *end = v->w + (size_t)r1 * v->w_bytes;
+        for (int64_t r = r0; r < r1;) {
+            int64_t k = v->dot4 && r + 4 <= r1 ? 4 : 1;
+            const uint8_t *wr = v->w + (size_t)r * v->w_bytes;
+            for (const uint8_t *q = wr + PREFETCH_BYTES;
+                 q < wr + PREFETCH_BYTES + (size_t)k * v->w_bytes && q < end; q += 64)
+                __builtin_prefetch(q, 0, PREFETCH_LOCALITY);
+            if (k == 4)
+                v->dot4(v->cols, wr, v->w_bytes, c->xq, v->y + r);
+            else
+                v->y[r] = v->dot(v->cols, wr, c->xq);
+            r += k;
+        }
+    }
+}
+
+void slm__matvec_prepared_group(slm_pool *pool, int nth, const struct slm_weight *const *w,
+                                int count, const float *x, float *const *y, const void *scratch) {
+    SLM_ASSERT(count >= 1 && count <= SLM__MATVEC_GROUP_MAX);
+    if (!pool) nth = 1;
+    struct vec_ctx c = {.count = count};
+    slm_type partner = SLM_TYPE_COUNT;
+    int64_t chunks = 0;
+    for (int i = 0; i < count; i++) {
+        struct slm_type_kernels k;
+        SLM_ASSERT(slm__type_kernels(w[i]->type, SLM_CPU_LEVEL_COUNT, &k));
+        SLM_ASSERT(w[i]->cols == w[0]->cols && w[i]->cols % slm_type_block_size(w[i]->type) == 0);
+        SLM_ASSERT(i == 0 || k.partner == partner);
+        partner = k.partner;
+        struct vec_part *v = &c.part[i];
+        *v = (struct vec_part){.w = w[i]->data,
+                               .dot = k.vec_dot,
+                               .dot4 = k.vec_dot4,
+                               .w_bytes = row_bytes(w[i]->type, w[i]->cols),
+                               .cols = w[i]->cols,
+                               .rows = w[i]->rows,
+                               .first = chunks,
+                               .y = y[i]};
+        int64_t chunk = SLM_MAX(1, (int64_t)(VEC_CHUNK_BYTES / v->w_bytes));
+        chunk = SLM_MIN(chunk, SLM_MAX(1, v->rows / (8 * nth)));
+        /* Chunks start at multiples of 4 whatever the thread count, so the same rows go through
+         * the four-row kernel and results do not depend on threading. */
+        v->chunk = (chunk + 3) / 4 * 4;
+        chunks += (v->rows + v->chunk - 1) / v->chunk;
+    }
+    c.xq = partner == SLM_TYPE_F32 ? (const uint8_t *)x : scratch;
+    slm__chunker_init(&c.chunks, 0, chunks, 1);
+    slm_pool_run(pool, vec_work, &c, nth);
 }
 
 slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float *x, int64_t cols,
@@ -131,9 +197,13 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
         slm__matmul_f32x(pool, nth, w, x, n, y);
         return;
     }
+    if (n == 1) {
+        slm__matvec_prepared_group(pool, nth, &w, 1, x, &y, scratch);
+        return;
+    }
     struct mm_ctx c = {
         .w = w,
-        .dot = n >= 2 ? k.vec_dot_batch : k.vec_dot,
+        .dot = k.vec_dot_batch,
         .dot4 = k.vec_dot4,
         .dot4x2 = k.vec_dot4x2,
         .x = x,
@@ -148,17 +218,9 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
         c.xq = scratch;
         c.xq_bytes = row_bytes(k.partner, w->cols);
     }
-    int64_t chunk;
-    if (n == 1) {
-        chunk = SLM_MAX(1, (int64_t)(VEC_CHUNK_BYTES / c.w_bytes));
-        chunk = SLM_MIN(chunk, SLM_MAX(1, w->rows / (8 * nth)));
-    } else {
-        chunk = BATCH_CHUNK_ROWS;
-    }
     /* Chunks start at multiples of 4 whatever the thread count, so the same rows go through the
      * four-row kernel and results do not depend on threading. */
-    chunk = (chunk + 3) / 4 * 4;
-    slm__chunker_init(&c.chunks, 0, w->rows, chunk);
+    slm__chunker_init(&c.chunks, 0, w->rows, BATCH_CHUNK_ROWS);
     slm_pool_run(pool, dot_work, &c, nth);
 }
 

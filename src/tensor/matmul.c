@@ -14,8 +14,10 @@
  * hardware prefetcher), yet at least 8 chunks per thread so threads finish together. */
 #define VEC_CHUNK_BYTES (128 * 1024)
 /* Software prefetch distance ahead of the matrix x vector kernel: enough bytes in flight to cover
- * DRAM latency at full bandwidth (about 100 ns x 30 GB/s per thread = 3 KB, doubled). */
-#define PREFETCH_BYTES    (8 * 1024)
+ * DRAM latency at one core's bandwidth (about 100 ns x 12 GB/s = 1.2 KB). Farther is slower here:
+ * SmolLM2-135M-shaped Q4_0 generation at 1 thread, 8 KB ~96 tok/s, 4 KB ~98, 2 KB ~107, 1 KB ~104
+ * (Xeon with AVX-512, 2 cores). */
+#define PREFETCH_BYTES    (2 * 1024)
 #define PREFETCH_LOCALITY 3
 
 static size_t row_bytes(slm_type partner, int64_t cols) {

@@ -11,8 +11,12 @@
  * counter. */
 #define BATCH_CHUNK_ROWS 16
 /* Matrix x vector chunks: about this many weight bytes each (long sequential streams suit the
- * hardware prefetcher), yet at least 8 chunks per thread so threads finish together. */
-#define VEC_CHUNK_BYTES (128 * 1024)
+ * hardware prefetcher, and each chunk starts its stream cold), yet at least VEC_CHUNKS_PER_THREAD
+ * chunks per thread so threads finish together when one is slowed. SmolLM2-135M-shaped Q4_0
+ * generation at 2 threads: 8 chunks per thread ~218 tok/s, 4 ~251, 2 ~265, 1 (no balancing) ~250
+ * on an idle machine, the fewest chunks the worst as soon as another process competes. */
+#define VEC_CHUNK_BYTES       (128 * 1024)
+#define VEC_CHUNKS_PER_THREAD 4
 /* Software prefetch distance ahead of the matrix x vector kernel: enough bytes in flight to cover
  * DRAM latency at one core's bandwidth (about 100 ns x 12 GB/s = 1.2 KB). Farther is slower here:
  * SmolLM2-135M-shaped Q4_0 generation at 1 thread, 8 KB ~96 tok/s, 4 KB ~98, 2 KB ~107, 1 KB ~104
@@ -160,7 +164,7 @@ void slm__matvec_prepared_group(slm_pool *pool, int nth, const struct slm_weight
                                .first = chunks,
                                .y = y[i]};
         int64_t chunk = SLM_MAX(1, (int64_t)(VEC_CHUNK_BYTES / v->w_bytes));
-        chunk = SLM_MIN(chunk, SLM_MAX(1, v->rows / (8 * nth)));
+        chunk = SLM_MIN(chunk, SLM_MAX(1, v->rows / (VEC_CHUNKS_PER_THREAD * nth)));
         /* Chunks start at multiples of 4 whatever the thread count, so the same rows go through
          * the four-row kernel and results do not depend on threading. */
         v->chunk = (chunk + 3) / 4 * 4;

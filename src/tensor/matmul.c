@@ -10,13 +10,16 @@
 /* Rows per chunk in the batched case: small enough for L1/L2, large enough to amortise the
  * counter. */
 #define BATCH_CHUNK_ROWS 16
-/* Matrix x vector chunks: about this many weight bytes each (long sequential streams suit the
- * hardware prefetcher, and each chunk starts its stream cold), yet at least VEC_CHUNKS_PER_THREAD
- * chunks per thread so threads finish together when one is slowed. SmolLM2-135M-shaped Q4_0
- * generation at 2 threads: 8 chunks per thread ~218 tok/s, 4 ~251, 2 ~265, 1 (no balancing) ~250
- * on an idle machine, the fewest chunks the worst as soon as another process competes. */
+/* Matrix x vector chunks: about this many weight bytes each, yet at least VEC_CHUNKS_PER_THREAD
+ * chunks per thread so threads finish together when one is slowed. Each thread first takes the
+ * chunks of its own contiguous stretch in order, so its stream of weights stays sequential (a
+ * stream's start is slow: the hardware prefetcher has to find it). SmolLM2-135M-shaped Q4_0
+ * generation at 2 threads on an idle machine, 8 chunks per thread: one shared counter ~218
+ * tok/s, stretches ~265. */
 #define VEC_CHUNK_BYTES       (128 * 1024)
-#define VEC_CHUNKS_PER_THREAD 4
+#define VEC_CHUNKS_PER_THREAD 8
+/* Threads with a stretch of their own (any more only take from the others' ends). */
+#define VEC_HOMES_MAX 64
 /* Software prefetch distance ahead of the matrix x vector kernel: enough bytes in flight to cover
  * DRAM latency at one core's bandwidth (about 100 ns x 12 GB/s = 1.2 KB). Farther is slower here:
  * SmolLM2-135M-shaped Q4_0 generation at 1 thread, 8 KB ~96 tok/s, 4 KB ~98, 2 KB ~107, 1 KB ~104
@@ -107,25 +110,55 @@ struct vec_part {
     float *y;
 };
 
-struct vec_ctx {
-    struct vec_part part[SLM__MATVEC_GROUP_MAX];
-    int count;
-    const uint8_t *xq;
-    slm_chunker chunks; /* over chunk indices, one at a time */
+/* A thread's home stretch of chunk indices, [next, end) packed as next | end << 32: its thread
+ * claims from the front, threads whose own stretch is done from the back. So each thread streams
+ * one contiguous run of the weights unless the threads' speeds differ. */
+struct vec_home {
+    _Alignas(64) _Atomic uint64_t span;
 };
 
+struct vec_ctx {
+    struct vec_part part[SLM__MATVEC_GROUP_MAX];
+    int count, homes;
+    const uint8_t *xq;
+    struct vec_home home[VEC_HOMES_MAX];
+};
+
+static bool vec_claim(struct vec_ctx *c, int ith, int64_t *k) {
+    if (ith < c->homes) {
+        uint64_t s = atomic_fetch_add_explicit(&c->home[ith].span, 1, memory_order_relaxed);
+        if ((uint32_t)s < (uint32_t)(s >> 32)) {
+            *k = (uint32_t)s;
+            return true;
+        }
+    }
+    for (int d = 1; d <= c->homes; d++) {
+        struct vec_home *h = &c->home[(ith + d) % c->homes];
+        uint64_t s = atomic_load_explicit(&h->span, memory_order_relaxed);
+        while ((uint32_t)s < (uint32_t)(s >> 32)) {
+            uint64_t end = (s >> 32) - 1;
+            if (atomic_compare_exchange_weak_explicit(&h->span, &s, (uint32_t)s | end << 32,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                *k = (int64_t)end;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void vec_work(void *p, int ith, int nth) {
-    (void)ith, (void)nth;
+    (void)nth;
     struct vec_ctx *c = p;
-    int64_t k0, k1;
-    while (slm__chunker_next(&c->chunks, &k0, &k1)) {
+    int64_t k0;
+    while (vec_claim(c, ith, &k0)) {
         int i = c->count - 1;
         while (k0 < c->part[i].first) i--;
         const struct vec_part *v = &c->part[i];
         int64_t r0 = (k0 - v->first) * v->chunk, r1 = SLM_MIN(v->rows, r0 + v->chunk);
         /* The weights are streamed once: keep loads in flight ahead of the kernel (a fixed
-         * distance, as rows can be short), within this chunk. */
-        const uint8_t *end = v->w + (size_t)r1 * v->w_bytes;
+         * distance, as rows can be short), on into the next chunk, most likely this thread's. */
+        const uint8_t *end = v->w + (size_t)v->rows * v->w_bytes;
         for (int64_t r = r0; r < r1;) {
             int64_t k = v->dot4 && r + 4 <= r1 ? 4 : 1;
             const uint8_t *wr = v->w + (size_t)r * v->w_bytes;
@@ -171,7 +204,11 @@ void slm__matvec_prepared_group(slm_pool *pool, int nth, const struct slm_weight
         chunks += (v->rows + v->chunk - 1) / v->chunk;
     }
     c.xq = partner == SLM_TYPE_F32 ? (const uint8_t *)x : scratch;
-    slm__chunker_init(&c.chunks, 0, chunks, 1);
+    SLM_ASSERT(chunks < UINT32_MAX);
+    c.homes = SLM_MIN(nth, VEC_HOMES_MAX);
+    for (int h = 0; h < c.homes; h++)
+        atomic_init(&c.home[h].span, (uint64_t)(chunks * h / c.homes) |
+                                         (uint64_t)(chunks * (h + 1) / c.homes) << 32);
     slm_pool_run(pool, vec_work, &c, nth);
 }
 

@@ -224,13 +224,12 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
     return hsum8(acc);
 }
 
-/* ---- four weight rows against one activation row ----
- * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
- * activation (its loads, scales and the offset correction) is done once for four rows. The legacy
+/* ---- four weight rows against two activation rows (the batched forms) ----
+ * Everything that depends only on an activation (its loads, scales and the offset correction) is
+ * done once for four rows, the weights' unpacking once for both activations. The legacy
  * types keep each row's chain in the reference order (dot.c): one 8-lane FMA per block and row.
  * The integer work goes two blocks per 512-bit step ([block i | block i+1]); the scale products
  * of 16 blocks at a time come from gathers, so a step's FMAs broadcast them from memory. */
-
 
 #define SCALE_RUN 16 /* blocks whose scale products one gather serves */
 
@@ -474,11 +473,16 @@ static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
 #define Q5_ONE(r, i)                                                                               \
     _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \
                     fifth_bits_pair(row[r][i].qh, zero4))
-void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    static const uint8_t zero4[4] = {0};
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
+/* Matrix x vector: each row's 16 bytes in two 128-bit lanes, the second shifted down a nibble (the
+ * fifth bits do not fit on top of 16 x the nibble), with their fifth bits. */
+static inline __m512i q5_two_rows(const slm_block_q5_0 *a, const slm_block_q5_0 *b) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->qs));
+    v = _mm512_mask_broadcast_i32x4(v, 0xff00, _mm_loadu_si128((const __m128i *)b->qs));
+    v = _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xff00ff00u, v, 4), _mm512_set1_epi8(0x0f));
+    return _mm512_or_si512(v, fifth_bits_pair(a->qh, b->qh));
+}
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q5_0, q5_two_rows, OFF_BY(16), SAME);
 }
 void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {

@@ -178,7 +178,8 @@ void slm__matvec_prepared_group(slm_pool *pool, int nth, const struct slm_weight
                                 int count, const float *x, float *const *y, const void *scratch) {
     SLM_ASSERT(count >= 1 && count <= SLM__MATVEC_GROUP_MAX);
     if (!pool) nth = 1;
-    struct vec_ctx c = {.count = count};
+    struct vec_ctx c; /* not zeroed as a whole: only the homes in use are set */
+    c.count = count;
     slm_type partner = SLM_TYPE_COUNT;
     int64_t chunks = 0;
     for (int i = 0; i < count; i++) {

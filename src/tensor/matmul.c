@@ -1,7 +1,8 @@
 /* Threaded matrix x vector / matrix x matrix over the pool: activations quantized once to the
- * weight type's partner format, then threads claim chunks of weight rows by an atomic counter and
+ * weight type's partner format, then threads claim chunks of weight rows by atomic counters and
  * compute each chunk for all activation columns while its rows are in cache. Matrix x vector runs
- * several weights over the same activations (Q, K, V; gate, up) in one pool run. */
+ * several weights over the same activations (Q, K, V; gate, up) in one pool run, each thread
+ * streaming a contiguous stretch of them. */
 #include "tensor/internal.h"
 
 /* Activation columns per tile in the batched case: a tile of quantized activations stays in L2
@@ -10,6 +11,7 @@
 /* Rows per chunk in the batched case: small enough for L1/L2, large enough to amortise the
  * counter. */
 #define BATCH_CHUNK_ROWS 16
+static_assert(BATCH_CHUNK_ROWS % 4 == 0, "chunks start where the four-row kernel would");
 /* Matrix x vector chunks: about this many weight bytes each, yet at least VEC_CHUNKS_PER_THREAD
  * chunks per thread so threads finish together when one is slowed. Each thread first takes the
  * chunks of its own contiguous stretch in order, so its stream of weights stays sequential (a

@@ -111,6 +111,26 @@ static void matmul(const struct slm__fwd *f, slm_pool *pool, const struct slm__b
  * (Q, K and V; gate and up). Weights whose partners differ (mixed-type files) re-prepare. */
 static void matmul_group(const struct slm__fwd *f, slm_pool *pool, const struct slm__bound *const *b,
                          int count, const float *x, int64_t n, float *const *y) {
+    if (n == 1 && count <= SLM__MATVEC_GROUP_MAX) {
+        /* one pool run for all (small ones such as K and V would otherwise run on one thread) */
+        const struct slm_weight *w[SLM__MATVEC_GROUP_MAX];
+        slm_type partner = slm__matmul_partner(b[0]->w.type);
+        uint64_t total = 0;
+        bool same = true;
+        for (int i = 0; i < count; i++) {
+            uint64_t bytes = 0;
+            slm_type_nbytes(b[i]->w.type, (uint64_t)(b[i]->w.rows * b[i]->w.cols), &bytes);
+            total += bytes;
+            w[i] = &b[i]->w;
+            same = same && slm__matmul_partner(b[i]->w.type) == partner;
+        }
+        if (same) {
+            int nth = threads_for(f, total);
+            slm__matmul_prepare(pool, nth, b[0]->w.type, x, b[0]->w.cols, 1, f->mm_scratch);
+            slm__matvec_prepared_group(pool, nth, w, count, x, y, f->mm_scratch);
+            return;
+        }
+    }
     slm_type prepared = SLM_TYPE_COUNT;
     for (int i = 0; i < count; i++) {
         uint64_t bytes = 0;

@@ -224,13 +224,12 @@ float slm__dot_q6_k_avx512(int64_t n, const void *w, const void *x) {
     return hsum8(acc);
 }
 
-/* ---- four weight rows against one activation row ----
- * Matrix x vector is bound by weight bytes per cycle, so everything that depends only on the
- * activation (its loads, scales and the offset correction) is done once for four rows. The legacy
+/* ---- four weight rows against two activation rows (the batched forms) ----
+ * Everything that depends only on an activation (its loads, scales and the offset correction) is
+ * done once for four rows, the weights' unpacking once for both activations. The legacy
  * types keep each row's chain in the reference order (dot.c): one 8-lane FMA per block and row.
  * The integer work goes two blocks per 512-bit step ([block i | block i+1]); the scale products
  * of 16 blocks at a time come from gathers, so a step's FMAs broadcast them from memory. */
-
 
 #define SCALE_RUN 16 /* blocks whose scale products one gather serves */
 
@@ -343,11 +342,6 @@ static inline __m512i nibbles_pair_at(const void *blk, int bs, int off) {
     _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)row[r][i].qs)),   \
                      _mm512_set1_epi8((char)0x80))
 #define Q8_OFF _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)0x80), y)
-void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q8_0, Q8_PAIR(r, i), Q8_OFF, Q8_ONE(r, i), Q8_OFF);
-}
 void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {
     float *out[2] = {out0, out1};
@@ -359,15 +353,109 @@ void slm__dot4x2_q8_0_avx512(int64_t n, const void *w, size_t stride, const void
     nibbles_pair_at(&row[r][i], sizeof(slm_block_q4_0), offsetof(slm_block_q4_0, qs))
 #define Q4_ONE(r, i)  _mm512_zextsi256_si512(nibbles32(row[r][i].qs))
 #define OFF_BY(v)     _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(v), y)
-void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
-}
 void slm__dot4x2_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {
     float *out[2] = {out0, out1};
     DOT4_LOOP(2, slm_block_q4_0, Q4_PAIR(r, i), OFF_BY(8), Q4_ONE(r, i), OFF_BY(8));
+}
+
+/* ---- four weight rows against one activation vector (matrix x vector) ----
+ * Two rows share each register: lanes 0-7 hold one row's 8 reference lanes, lanes 8-15 the next
+ * row's, so one 512-bit FMA per block advances two rows' chains exactly as two 8-lane FMAs would,
+ * and no lanes need moving between blocks. The activation block is loaded once into both halves
+ * and its offset correction computed once for the four rows. Scale products come 8 blocks at a
+ * time from gathers; each block's pair of scales is spread to its halves by a permute.
+ * Lanes 4-7 of a row (its elements 16-31) may carry their integer sums times 16 (Q4_0 masks the
+ * high nibbles in place rather than shifting them) and then take the scale over 16: the products
+ * are the same real numbers (powers of two, and |16 x sum| < 2^24 converts exactly), so every
+ * FMA rounds as the reference's does. */
+
+#define VEC_RUN 8 /* blocks per gather of scales */
+
+/* The f16 scales of m <= 8 blocks `bs` bytes apart as floats: lanes 0-7 from p, 8-15 from p +
+ * second (0 past m). */
+static inline __m512 run_scales(const void *p, size_t bs, size_t second, int m) {
+    const __m512i idx = _mm512_add_epi32(
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7),
+                           _mm512_set1_epi32((int)bs)),
+        _mm512_mask_set1_epi32(_mm512_setzero_si512(), 0xff00, (int)second));
+    __mmask16 k = (__mmask16)(((1u << m) - 1) * 0x0101u);
+    __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), k, idx, p, 1);
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+/* WQ(a, b) gives the unsigned weights of one block of two rows (a's in bytes 0-31, b's in 32-63),
+ * OFF the offset correction of the activation y that the signed weights need and HIGH(s) the
+ * scales of lanes 4-7 of each row from those of lanes 0-3. */
+#define DOT4_VEC_LOOP(WT, WQ, OFF, HIGH)                                                           \
+    /* block k's scales: lanes 0-3 and 8-11 from sc, 4-7 and 12-15 from HIGH(sc) */                \
+    static const int32_t pick[VEC_RUN][16] = {                                                     \
+        {0, 0, 0, 0, 16, 16, 16, 16, 8, 8, 8, 8, 24, 24, 24, 24},                                  \
+        {1, 1, 1, 1, 17, 17, 17, 17, 9, 9, 9, 9, 25, 25, 25, 25},                                  \
+        {2, 2, 2, 2, 18, 18, 18, 18, 10, 10, 10, 10, 26, 26, 26, 26},                              \
+        {3, 3, 3, 3, 19, 19, 19, 19, 11, 11, 11, 11, 27, 27, 27, 27},                              \
+        {4, 4, 4, 4, 20, 20, 20, 20, 12, 12, 12, 12, 28, 28, 28, 28},                              \
+        {5, 5, 5, 5, 21, 21, 21, 21, 13, 13, 13, 13, 29, 29, 29, 29},                              \
+        {6, 6, 6, 6, 22, 22, 22, 22, 14, 14, 14, 14, 30, 30, 30, 30},                              \
+        {7, 7, 7, 7, 23, 23, 23, 23, 15, 15, 15, 15, 31, 31, 31, 31},                              \
+    };                                                                                             \
+    const slm_block_q8_0 *col = x;                                                                 \
+    const WT *row[4];                                                                              \
+    for (int r = 0; r < 4; r++) row[r] = (const WT *)((const uint8_t *)w + r * stride);            \
+    const int64_t nb = n / SLM_QK;                                                                 \
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};                                    \
+    for (int64_t i0 = 0; i0 < nb; i0 += VEC_RUN) {                                                 \
+        const int m = (int)SLM_MIN(VEC_RUN, nb - i0);                                              \
+        const __m512 dx = run_scales(&col[i0].d, sizeof(slm_block_q8_0), 0, m);                    \
+        __m512 sc[2], hi[2];                                                                       \
+        for (int p = 0; p < 2; p++) {                                                              \
+            sc[p] = _mm512_mul_ps(run_scales(&row[2 * p][i0].d, sizeof(WT), stride, m), dx);       \
+            hi[p] = HIGH(sc[p]);                                                                   \
+        }                                                                                          \
+        for (int k = 0; k < m; k++) {                                                              \
+            const int64_t i = i0 + k;                                                              \
+            const __m512i y =                                                                      \
+                _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)col[i].qs));            \
+            const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(), OFF);                     \
+            const __m512i sel = _mm512_loadu_si512(pick[k]);                                       \
+            for (int p = 0; p < 2; p++) {                                                          \
+                __m512i q = WQ(&row[2 * p][i], &row[2 * p + 1][i]);                                \
+                acc[p] =                                                                           \
+                    _mm512_fmadd_ps(_mm512_permutex2var_ps(sc[p], sel, hi[p]),                     \
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(neg, q, y)), acc[p]);   \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    for (int p = 0; p < 2; p++) {                                                                  \
+        out[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));                                        \
+        out[2 * p + 1] = hsum8(_mm512_extractf32x8_ps(acc[p], 1));                                 \
+    }
+
+/* Q8_0: weights made unsigned by flipping the sign bit (w + 128). */
+static inline __m512i q8_two_rows(const slm_block_q8_0 *a, const slm_block_q8_0 *b) {
+    return _mm512_xor_si512(join(_mm256_loadu_si256((const __m256i *)a->qs),
+                                 _mm256_loadu_si256((const __m256i *)b->qs)),
+                            _mm512_set1_epi8((char)0x80));
+}
+/* Q4_0: each row's 16 bytes in two 128-bit lanes, the low nibbles kept in the first and the high
+ * ones in place (16 x the nibble) in the second. */
+#define NIBBLE_LANES(lo, hi) _mm512_set_epi64(hi, hi, lo, lo, hi, hi, lo, lo)
+static inline __m512i q4_two_rows(const slm_block_q4_0 *a, const slm_block_q4_0 *b) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->qs));
+    v = _mm512_mask_broadcast_i32x4(v, 0xff00, _mm_loadu_si128((const __m128i *)b->qs));
+    return _mm512_and_si512(v, NIBBLE_LANES(0x0f0f0f0f0f0f0f0f, (long long)0xf0f0f0f0f0f0f0f0u));
+}
+/* 8 and 16 x 8 times the lane sums of y */
+#define Q4_VEC_OFF                                                                                 \
+    _mm512_dpbusd_epi32(_mm512_setzero_si512(),                                                    \
+                        NIBBLE_LANES(0x0808080808080808, (long long)0x8080808080808080u), y)
+#define SAME(s)      (s)
+#define SIXTEENTH(s) _mm512_mul_ps(s, _mm512_set1_ps(1.0f / 16))
+void slm__dot4_q8_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q8_0, q8_two_rows, OFF_BY((char)0x80), SAME);
+}
+void slm__dot4_q4_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q4_0, q4_two_rows, Q4_VEC_OFF, SIXTEENTH);
 }
 
 /* Q5_0: nibbles with their fifth bits (0..31), the -16 offset (16 * lane sums of y) subtracted.
@@ -385,11 +473,16 @@ static inline __m512i fifth_bits_pair(const uint8_t *qh0, const uint8_t *qh1) {
 #define Q5_ONE(r, i)                                                                               \
     _mm512_or_si512(_mm512_zextsi256_si512(nibbles32(row[r][i].qs)),                              \
                     fifth_bits_pair(row[r][i].qh, zero4))
-void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out1) {
-    static const uint8_t zero4[4] = {0};
-    const size_t xstride = 0;
-    float *out[1] = {out1};
-    DOT4_LOOP(1, slm_block_q5_0, Q5_PAIR(r, i), OFF_BY(16), Q5_ONE(r, i), OFF_BY(16));
+/* Matrix x vector: each row's 16 bytes in two 128-bit lanes, the second shifted down a nibble (the
+ * fifth bits do not fit on top of 16 x the nibble), with their fifth bits. */
+static inline __m512i q5_two_rows(const slm_block_q5_0 *a, const slm_block_q5_0 *b) {
+    __m512i v = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->qs));
+    v = _mm512_mask_broadcast_i32x4(v, 0xff00, _mm_loadu_si128((const __m128i *)b->qs));
+    v = _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xff00ff00u, v, 4), _mm512_set1_epi8(0x0f));
+    return _mm512_or_si512(v, fifth_bits_pair(a->qh, b->qh));
+}
+void slm__dot4_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x, float *out) {
+    DOT4_VEC_LOOP(slm_block_q5_0, q5_two_rows, OFF_BY(16), SAME);
 }
 void slm__dot4x2_q5_0_avx512(int64_t n, const void *w, size_t stride, const void *x,
                              size_t xstride, float *out0, float *out1) {

@@ -287,6 +287,12 @@ slm_type slm__matmul_prepare(slm_pool *pool, int nth, slm_type type, const float
                              int64_t n, void *scratch);
 void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, const float *x,
                           int64_t n, float *y, const void *scratch);
+/* Matrix x vector (n == 1) for count <= SLM__MATVEC_GROUP_MAX weights over the same activations
+ * in one pool run: y[i] = w[i] x. The weights have equal cols and types of one partner format,
+ * which slm__matmul_prepare has made x into. */
+#define SLM__MATVEC_GROUP_MAX 4
+void slm__matvec_prepared_group(slm_pool *pool, int nth, const struct slm_weight *const *w,
+                                int count, const float *x, float *const *y, const void *scratch);
 /* The partner format of a weight type (SLM_TYPE_COUNT if it has no compute support). */
 slm_type slm__matmul_partner(slm_type type);
 

@@ -274,6 +274,13 @@ static void reference_dot_matches_dequantized(void **state) {
     }
 }
 
+/* sum |w_i x_i| * 1.01 (w rounded to the weight type moves it by less than that) */
+static double abs_dot(const float *w, const float *x, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += fabs((double)w[i] * x[i]);
+    return 1.01 * s;
+}
+
 static void matmul_threads_and_levels(void **state) {
     (void)state;
     slm_pool *pool = NULL;
@@ -309,11 +316,17 @@ static void matmul_threads_and_levels(void **state) {
                     if (l == 0) memcpy(yr, y1, (size_t)(n * rows) * 4);
                     /* against the scalar level: the dot budget, relative to row magnitudes
                      * (batches on the AMX-INT8 tiles sum blocks in another float order: the
-                     * float one; test_tensor_mmq holds them to their own reference exactly) */
+                     * float one; test_tensor_mmq holds them to their own reference exactly);
+                     * F16 batches on the float tiles keep activations unrounded: 2^-11 of the
+                     * sum of |terms| more */
                     const bool mmq = slm__mmq_use(t, n);
+                    const bool f16x = t == SLM_TYPE_F16 && slm__matmul_float_tiles(t, n);
                     for (int64_t j = 0; j < n * rows; j++) {
                         double tol = (mmq ? DOT_REL_BUDGET : dot_budget(t)) * (fabs(yr[j]) + 1.0) *
                                      sqrt((double)cols);
+                        if (f16x)
+                            tol += 0x1p-11 * abs_dot(wf + (j % rows) * cols, x + (j / rows) * cols,
+                                                     cols);
                         if (fabs(y1[j] - yr[j]) > tol)
                             fail_msg("%s level %d rows %lld n %lld: y[%lld] %g vs %g",
                                      slm_type_name(t), l, (long long)rows, (long long)n,
@@ -330,13 +343,13 @@ static void matmul_threads_and_levels(void **state) {
                 for (int64_t j = 0; j < n; j++) {
                     float v = (n >= 2 ? k.vec_dot_batch : k.vec_dot)(cols, w + (size_t)(rows - 1) * wbytes,
                                         (const uint8_t *)xq + (size_t)j * xq_bytes);
-                    /* except F32 batches on the float tiles and quantized ones on the AMX
-                     * tiles: another order, the dot budget */
-                    bool tiled = (t == SLM_TYPE_F32 && n >= SLM__MATMUL_F32_TILE_MIN &&
-                                  slm__matmul_f32x_supported(t)) ||
-                                 slm__mmq_use(t, n);
+                    /* except F32/F16 batches on the float tiles and quantized ones on the AMX
+                     * tiles: another order, the dot budget (F16: plus the activations' rounding) */
+                    bool tiled = slm__matmul_float_tiles(t, n) || slm__mmq_use(t, n);
                     double tol = tiled ? DOT_REL_BUDGET * (fabs(v) + 1.0) * sqrt((double)cols)
                                        : MATMUL_BUDGET;
+                    if (t == SLM_TYPE_F16 && tiled)
+                        tol += 0x1p-11 * abs_dot(wf + (rows - 1) * cols, x + j * cols, cols);
                     assert_true(fabs(v - y2[j * rows + rows - 1]) <= tol);
                 }
                 free(x);

@@ -239,8 +239,7 @@ void slm__matmul_prepared(slm_pool *pool, int nth, const struct slm_weight *w, c
     SLM_ASSERT(slm__type_kernels(w->type, SLM_CPU_LEVEL_COUNT, &k));
     SLM_ASSERT(w->cols > 0 && w->cols % slm_type_block_size(w->type) == 0 && n > 0);
     if (!pool) nth = 1;
-    if (w->type == SLM_TYPE_F32 && n >= SLM__MATMUL_F32_TILE_MIN &&
-        slm__matmul_f32x_supported(w->type)) {
+    if (slm__matmul_float_tiles(w->type, n)) {
         slm__matmul_f32x(pool, nth, w, x, n, y);
         return;
     }
@@ -279,6 +278,11 @@ void slm__matmul(slm_pool *pool, int nth, const struct slm_weight *w, const floa
                  float *y, void *scratch) {
     slm__matmul_prepare(pool, nth, w->type, x, w->cols, n, scratch);
     slm__matmul_prepared(pool, nth, w, x, n, y, scratch);
+}
+
+bool slm__matmul_float_tiles(slm_type t, int64_t n) {
+    return (t == SLM_TYPE_F32 || t == SLM_TYPE_F16) && n >= SLM__MATMUL_F32_TILE_MIN &&
+           slm__matmul_f32x_supported(t);
 }
 
 slm_type slm__matmul_partner(slm_type type) {

@@ -550,12 +550,16 @@ void slm__mmq_begin(void);
 void slm__mmq_end(void);
 /* Weight rows r0..r0+valid-1 (valid <= 16) of w against all n activation rows: y[j][r] for
  * j < n, y rows w->rows apart; legacy types (partner Q8_0) and K types (Q8_K). tiles and aux:
- * SLM__MMQ_TILE_BYTES and SLM__MMQ_AUX_BYTES of work space, 64-byte aligned. */
+ * SLM__MMQ_TILE_BYTES and SLM__MMQ_AUX_BYTES of work space, 64-byte aligned; xf: the scratch's
+ * floats (slm__mmq_scratch_size). */
 void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
-                   int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+                   int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                   void *aux);
 void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
-                     int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+                     int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                     void *aux);
 void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
-                        int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+                        int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                        void *aux);
 
 #endif

@@ -6,7 +6,8 @@
 #include <math.h>
 
 typedef void (*mmq_rows_fn)(const struct slm_weight *w, slm_mmq_pack_fn pack, int64_t r0, int valid,
-                            int64_t n, const void *scratch, float *y, void *tiles, void *aux);
+                            int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                            void *aux);
 
 /* Per weight type: the packer widening its blocks into tiles and the kernel for its partner
  * (NULL: the type stays on the dot kernels). */
@@ -222,6 +223,7 @@ struct mmq_ctx {
     slm_mmq_pack_fn pack;
     mmq_rows_fn rows;
     const void *scratch;
+    const float *xf; /* the floats after the partner rows (see slm__mmq_scratch_size) */
     float *y;
     int64_t n;
     slm_chunker groups;
@@ -239,7 +241,7 @@ static void mmq_work(void *p, int ith, int nth) {
         for (int64_t g = g0; g < g1; g++) {
             const int64_t r0 = g * SLM__MMQ_ROWS;
             c->rows(c->w, c->pack, r0, (int)SLM_MIN(SLM__MMQ_ROWS, c->w->rows - r0), c->n,
-                    c->scratch, c->y, tiles, aux);
+                    c->scratch, c->xf, c->y, tiles, aux);
         }
     }
     slm__mmq_end();
@@ -253,6 +255,8 @@ void slm__matmul_mmq(slm_pool *pool, int nth, const struct slm_weight *w, int64_
                         .pack = tiled[w->type].pack,
                         .rows = tiled[w->type].rows,
                         .scratch = scratch,
+                        .xf = (const float *)((const uint8_t *)scratch +
+                                              act_bytes(slm__matmul_partner(w->type), w->cols, n)),
                         .y = y,
                         .n = n};
     slm__chunker_init(&c.groups, 0, (w->rows + SLM__MMQ_ROWS - 1) / SLM__MMQ_ROWS, GROUP_CHUNK);

@@ -202,23 +202,18 @@ static inline void tile_sums(const uint8_t *a, size_t xs, size_t gs, const uint8
     }
 }
 
-/* Where the scratch's floats start, after the padded partner rows of xs bytes. */
-static inline const float *act_floats(const void *scratch, int64_t n, size_t xs) {
-    const size_t n_pad = (size_t)(n + 15) / 16 * 16;
-    return (const float *)((const uint8_t *)scratch + (n_pad * xs + 63) / 64 * 64);
-}
-
 /* Blocks a chunk at a time: the chunk's packed weights stay in L1 while every token tile meets
  * them; the float sums carry over in y between chunks, so each output is still one chain of
  * fused multiply-adds in block order. A chunk's tile products run first and its scaling after:
  * kept apart, the accumulators stay in registers (to the compiler the tile instructions clobber
  * memory). */
 void slm__mmq_rows(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
-                   int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
+                   int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                   void *aux) {
     const int64_t nb = w->cols / SLM_QK;
     const size_t xs = (size_t)nb * sizeof(slm_block_q8_0);
     const uint8_t *xq = scratch;
-    const float *dx = act_floats(scratch, n, xs), *dw = aux;
+    const float *dx = xf, *dw = aux;
     uint64_t rs = 0;
     slm_type_nbytes(w->type, (uint64_t)w->cols, &rs);
     const uint8_t *wr = (const uint8_t *)w->data + (uint64_t)r0 * rs;
@@ -326,16 +321,15 @@ static inline __attribute__((always_inline)) void tile_sums_k(bool six, const ui
 
 /* K types: per super-block, the int32 sum of group scale x group sum, then acc += that x d x d_x
  * and (Q4_K, Q5_K) acc -= (sum of group min x the activations' group sum) x dmin x d_x. */
-static inline __attribute__((always_inline)) void rows_k(bool six, const struct slm_weight *w,
-                                                         slm_mmq_pack_fn pack_fn, int64_t r0,
-                                                         int valid, int64_t n, const void *scratch,
-                                                         float *y, void *tiles, void *aux) {
+static inline __attribute__((always_inline)) void
+rows_k(bool six, const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
+       int64_t n, const void *scratch, const float *xf, float *y, void *tiles, void *aux) {
     /* groups a super-block (Q6_K: of 16) and super-blocks a packed chunk */
     const int gpb = six ? 16 : 8, kcmax = six ? SLM__MMQ_KC_K / 2 : SLM__MMQ_KC_K;
     const int64_t nsb = w->cols / SLM_QK_K;
     const size_t xs = (size_t)nsb * sizeof(slm_block_q8_k);
     const uint8_t *xq = scratch;
-    const float *gsum = act_floats(scratch, n, xs);
+    const float *gsum = xf;
     const struct slm_mmq_k_aux *ax = aux;
     uint64_t rs = 0;
     slm_type_nbytes(w->type, (uint64_t)w->cols, &rs);
@@ -384,10 +378,12 @@ static inline __attribute__((always_inline)) void rows_k(bool six, const struct 
 }
 
 void slm__mmq_rows_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
-                     int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
-    rows_k(false, w, pack_fn, r0, valid, n, scratch, y, tiles, aux);
+                     int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                     void *aux) {
+    rows_k(false, w, pack_fn, r0, valid, n, scratch, xf, y, tiles, aux);
 }
 void slm__mmq_rows_q6_k(const struct slm_weight *w, slm_mmq_pack_fn pack_fn, int64_t r0, int valid,
-                        int64_t n, const void *scratch, float *y, void *tiles, void *aux) {
-    rows_k(true, w, pack_fn, r0, valid, n, scratch, y, tiles, aux);
+                        int64_t n, const void *scratch, const float *xf, float *y, void *tiles,
+                        void *aux) {
+    rows_k(true, w, pack_fn, r0, valid, n, scratch, xf, y, tiles, aux);
 }
